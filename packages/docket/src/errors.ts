@@ -1,0 +1,112 @@
+/**
+ * Error classes of docket. Each has a stable `code` that callers can branch on, and keeps the
+ * underlying error as `cause`.
+ *
+ * @example
+ * ```ts
+ * try { new Queue({ connection: url, queues: { default: -1 } }) }
+ * catch (e) { if (e instanceof ConfigError) console.error(e.path, e.message) }
+ * ```
+ */
+export class DocketError extends Error {
+  /** A stable, machine-readable identifier of the kind of error. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Bad options: an unknown key, a wrong type, a bad cron expression or an unknown worker. */
+export class ConfigError extends DocketError {
+  /** The path of the offending option, such as `pruner.maxAge`, when one is known. */
+  readonly path: string | undefined;
+
+  constructor(message: string, options?: { path?: string; cause?: unknown }) {
+    super("CONFIG_INVALID", message, options);
+    this.path = options?.path;
+  }
+}
+
+/** Job arguments that fail the worker's schema, cannot be stored as JSON, or are too large. */
+export class ArgsError extends DocketError {
+  /** The worker the arguments were meant for. */
+  readonly worker: string;
+
+  constructor(worker: string, message: string, options?: { cause?: unknown }) {
+    super("ARGS_INVALID", message, options);
+    this.worker = worker;
+  }
+}
+
+/** Bad options for one insert (priority out of range, a date that is not a date…). */
+export class InsertError extends DocketError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INSERT_INVALID", message, options);
+  }
+}
+
+/** A migration could not be applied or reverted. */
+export class MigrationError extends DocketError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("MIGRATION_FAILED", message, options);
+  }
+}
+
+/** An admin call named a job that does not exist. */
+export class JobNotFoundError extends DocketError {
+  readonly jobId: string;
+
+  constructor(jobId: string) {
+    super("JOB_NOT_FOUND", `job ${jobId} does not exist`);
+    this.jobId = jobId;
+  }
+}
+
+/** A job's `perform` ran past its worker's timeout. */
+export class JobTimeoutError extends DocketError {
+  constructor(worker: string, timeoutMs: number) {
+    super("JOB_TIMEOUT", `job of worker "${worker}" timed out after ${timeoutMs}ms`);
+  }
+}
+
+/** The queue was used in a way its state does not allow (insert after stop, start twice…). */
+export class QueueStateError extends DocketError {
+  constructor(message: string) {
+    super("QUEUE_STATE", message);
+  }
+}
+
+const retryableSqlStates = new Set([
+  "40001", // serialization_failure
+  "40P01", // deadlock_detected
+  "55P03", // lock_not_available
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now
+  "53300", // too_many_connections
+]);
+
+const connectionErrorCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+/**
+ * Tells whether a database error is worth retrying: deadlocks, serialization failures, a server
+ * shutting down and lost connections are; constraint violations and syntax errors are not.
+ */
+export function isRetryableDatabaseError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  return retryableSqlStates.has(code) || code.startsWith("08") || connectionErrorCodes.has(code);
+}
