@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Sql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import { MigrationError } from "./errors.js";
 import { checkIdentifier } from "./identifiers.js";
 
@@ -158,7 +158,7 @@ export class Migrator {
   }
 
   async #inLock<T>(
-    body: (tx: Parameters<Parameters<Sql["begin"]>[0]>[0]) => Promise<T>,
+    body: (tx: TransactionSql) => Promise<T>,
     file?: MigrationFile,
   ): Promise<T> {
     try {

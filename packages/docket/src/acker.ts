@@ -1,0 +1,90 @@
+import { isRetryableDatabaseError } from "./errors.js";
+import type { AckRow } from "./sql/jobs.js";
+import { ackJobs } from "./sql/jobs.js";
+import { type Executor, run } from "./sql/executor.js";
+import type { JobState } from "./types.js";
+
+interface Pending {
+  row: AckRow;
+  /** Called with the stored state, or null when the job had left this node's hands. */
+  done: (state: JobState | null) => void;
+}
+
+/** How the acker reaches the database and reports trouble. */
+export interface AckerOptions {
+  executor: Executor;
+  schema: string;
+  node: string;
+  intervalMs: number;
+  batchSize: number;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Stores the outcomes of attempts in batches: one UPDATE for all the outcomes gathered during
+ * a few milliseconds, instead of one per job. Outcomes are kept, and retried, while the
+ * database is unreachable.
+ */
+export class Acker {
+  readonly #options: AckerOptions;
+  #pending: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+
+  constructor(options: AckerOptions) {
+    this.#options = options;
+  }
+
+  /** Number of outcomes not yet stored. */
+  get size(): number {
+    return this.#pending.length;
+  }
+
+  /** Queues one outcome; `done` runs once it is stored. */
+  push(row: AckRow, done: Pending["done"]): void {
+    this.#pending.push({ row, done });
+    if (this.#pending.length >= this.#options.batchSize) this.#startFlush();
+    else this.#timer ??= setTimeout(() => this.#startFlush(), this.#options.intervalMs);
+  }
+
+  /** Stores everything queued so far. */
+  async flush(): Promise<void> {
+    while (this.#pending.length > 0 || this.#flushing) {
+      this.#startFlush();
+      await this.#flushing;
+    }
+  }
+
+  #startFlush(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#flushing || this.#pending.length === 0) return;
+    this.#flushing = this.#drain().finally(() => {
+      this.#flushing = undefined;
+      if (this.#pending.length > 0) this.#startFlush();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    const batch = this.#pending.splice(0, this.#options.batchSize);
+    const { executor, schema, node } = this.#options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const rows = await run(executor, ackJobs(schema, node, batch.map((p) => p.row)));
+        const stored = new Map(rows.map((r) => [String(r.id), r.state]));
+        for (const p of batch) p.done(stored.get(p.row.id) ?? null);
+        return;
+      } catch (error) {
+        this.#options.onError(error);
+        if (!isRetryableDatabaseError(error) || attempt >= 50) {
+          // The jobs stay executing; the lifeline will hand them to another attempt.
+          for (const p of batch) p.done(null);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** attempt)));
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import type { Job, JsonValue } from "./types.js";
+
+/** Timing common to the events of one attempt. */
+export interface AttemptTiming {
+  /** Milliseconds from when the job was due to when it started. */
+  queueTimeMs: number;
+  /** Milliseconds `perform` ran. */
+  durationMs: number;
+}
+
+/**
+ * The events a Queue emits, for logging and metrics. Job events of an outcome are emitted
+ * once the outcome is stored.
+ *
+ * @example
+ * ```ts
+ * queue.on("job:error", ({ job, error }) => log.warn({ id: job.id, error }));
+ * queue.on("queue:error", ({ error, source }) => log.error({ source, error }));
+ * ```
+ */
+export interface QueueEvents {
+  "job:start": [{ job: Job; queueTimeMs: number }];
+  "job:complete": [{ job: Job; result: JsonValue | undefined } & AttemptTiming];
+  /** An attempt failed; `state` says whether the job will be retried or is discarded. */
+  "job:error": [{ job: Job; error: unknown; state: "retryable" | "discarded" } & AttemptTiming];
+  "job:discard": [{ job: Job; error: unknown } & AttemptTiming];
+  "job:snooze": [{ job: Job; delayMs: number } & AttemptTiming];
+  "job:cancel": [{ job: Job; reason: string } & AttemptTiming];
+  /** Something went wrong outside a job (a lost connection, a failed fetch); docket carries on. */
+  "queue:error": [{ error: unknown; source: string }];
+}

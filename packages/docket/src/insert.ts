@@ -1,0 +1,98 @@
+import { z } from "zod";
+import { type Duration, durationMs } from "./duration.js";
+import { ArgsError, InsertError } from "./errors.js";
+import { findNonJson } from "./json.js";
+import type { InsertRow } from "./sql/jobs.js";
+import type { Executor } from "./sql/executor.js";
+import { isExecutor } from "./sql/executor.js";
+import { nameSchema, type AnyWorker, type Worker } from "./worker.js";
+import { zodToConfigError } from "./zod-errors.js";
+
+/** Options of one insert; they override the worker's defaults. */
+export interface InsertOptions {
+  queue?: string;
+  /** Run no earlier than this long from now. */
+  scheduleIn?: Duration;
+  /** Run no earlier than this time. */
+  scheduledAt?: Date;
+  priority?: number;
+  maxAttempts?: number;
+  tags?: string[];
+  meta?: Record<string, unknown>;
+  /** Insert inside this transaction: a postgres.js `sql.begin` one or a Kysely one. */
+  tx?: Executor;
+}
+
+const insertOptionsSchema = z
+  .object({
+    queue: nameSchema.optional(),
+    scheduleIn: durationMs().optional(),
+    scheduledAt: z.date().refine((d) => !Number.isNaN(d.getTime()), "must be a valid Date").optional(),
+    priority: z.number().int().min(0).max(9).optional(),
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    tags: z.array(z.string().min(1).max(255)).max(100).optional(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+    tx: z.custom<Executor>(isExecutor, "must be a postgres.js or Kysely transaction").optional(),
+  })
+  .strict()
+  .refine((o) => o.scheduleIn === undefined || o.scheduledAt === undefined, {
+    message: "give scheduleIn or scheduledAt, not both",
+    path: ["scheduleIn"],
+  });
+
+/** Parsed insert options, shared by every row of one call. */
+export type ParsedInsertOptions = z.output<typeof insertOptionsSchema>;
+
+/** Checks the options of one insert call. */
+export function parseInsertOptions(options: InsertOptions | undefined): ParsedInsertOptions {
+  const parsed = insertOptionsSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    const error = zodToConfigError(parsed.error, "insert option", insertOptionsSchema);
+    throw new InsertError(error.message, { cause: parsed.error });
+  }
+  const meta = parsed.data.meta;
+  const problem = meta === undefined ? undefined : findNonJson(meta, "meta");
+  if (problem) throw new InsertError(`insert option ${problem}`);
+  return parsed.data;
+}
+
+/** Validates one job's args for a worker and builds the row to insert. */
+export function buildInsertRow(
+  worker: AnyWorker | { name: string; queue?: string },
+  args: unknown,
+  options: ParsedInsertOptions,
+  maxArgsBytes: number,
+): InsertRow {
+  const name = worker.name;
+  if (typeof args !== "object" || args === null || Array.isArray(args)) {
+    throw new ArgsError(name, `args for worker "${name}" must be a plain object, got ${Array.isArray(args) ? "an array" : typeof args}`);
+  }
+  const problem = findNonJson(args, "args");
+  if (problem) throw new ArgsError(name, `args for worker "${name}" cannot be stored as JSON: ${problem}`);
+  const schema = "args" in worker ? worker.args : undefined;
+  if (schema) {
+    const result = schema.safeParse(args);
+    if (!result.success) {
+      const fields = result.error.issues
+        .map((issue) => `${issue.path.length ? issue.path.join(".") : "(args)"}: ${issue.message}`)
+        .join("; ");
+      throw new ArgsError(name, `args for worker "${name}" are invalid: ${fields}`, { cause: result.error });
+    }
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(args));
+  if (bytes > maxArgsBytes) {
+    throw new ArgsError(name, `args for worker "${name}" are ${bytes} bytes, over the limit of ${maxArgsBytes} (option maxArgsBytes)`);
+  }
+  const defaults = worker as Partial<AnyWorker>;
+  return {
+    queue: options.queue ?? defaults.queue ?? "default",
+    worker: name,
+    args,
+    meta: options.meta ?? {},
+    tags: options.tags ?? [...(defaults.tags ?? [])],
+    priority: options.priority ?? defaults.priority ?? 0,
+    max_attempts: options.maxAttempts ?? defaults.maxAttempts ?? 20,
+    scheduled_at: options.scheduledAt ? options.scheduledAt.toISOString() : null,
+    schedule_in_ms: options.scheduleIn ?? null,
+  };
+}

@@ -1,0 +1,221 @@
+import pLimit, { type LimitFunction } from "p-limit";
+import type { Acker } from "./acker.js";
+import type { QueueEvents } from "./events.js";
+import { toJob } from "./job-row.js";
+import { type Outcome, runJob, ShutdownError, toAckRow } from "./run-job.js";
+import { type Executor, run } from "./sql/executor.js";
+import { fetchJobs } from "./sql/jobs.js";
+import type { Job } from "./types.js";
+import type { AnyWorker } from "./worker.js";
+
+type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
+
+/** What a producer needs from its node. */
+export interface ProducerOptions {
+  executor: Executor;
+  schema: string;
+  node: string;
+  queue: string;
+  limit: number;
+  prefetch: number;
+  paused: boolean;
+  pollIntervalMs: number;
+  workers: ReadonlyMap<string, AnyWorker>;
+  acker: Acker;
+  emit: Emit;
+}
+
+interface Claimed {
+  job: Job;
+  controller: AbortController;
+  started: boolean;
+  /** Set when shutdown gave the job back; a later outcome is then ignored. */
+  abandoned: boolean;
+  settled: Promise<void>;
+}
+
+/**
+ * Fetches and runs the jobs of one queue on one node. It claims as many jobs as it has free
+ * slots (plus `prefetch`), when woken by a notification, when a job finishes, and on every poll
+ * tick, so that a lost notification only costs one poll interval.
+ */
+export class Producer {
+  readonly queue: string;
+  readonly #options: ProducerOptions;
+  readonly #limit: LimitFunction;
+  readonly #claimed = new Map<string, Claimed>();
+  #paused: boolean;
+  #stopping = false;
+  #fetching = false;
+  #again = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #backoffUntil = 0;
+
+  constructor(options: ProducerOptions) {
+    this.#options = options;
+    this.queue = options.queue;
+    this.#limit = pLimit(options.limit);
+    this.#paused = options.paused;
+  }
+
+  /** Jobs this producer holds: running or waiting for a slot. */
+  get claimed(): number {
+    return this.#claimed.size;
+  }
+
+  get limit(): number {
+    return this.#limit.concurrency;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  start(): void {
+    this.#pollTimer = setInterval(() => this.wake(), this.#options.pollIntervalMs);
+    this.#pollTimer.unref?.();
+    this.wake();
+  }
+
+  /** Changes how many jobs run at once; takes effect at once. */
+  scale(limit: number): void {
+    this.#limit.concurrency = limit;
+    this.wake();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.wake();
+  }
+
+  /** Asks for a fetch soon; many calls in one tick make one fetch. */
+  wake(): void {
+    if (this.#stopping || this.#paused) return;
+    if (this.#fetching) {
+      this.#again = true;
+      return;
+    }
+    this.#fetching = true;
+    setImmediate(() => void this.#fetchLoop());
+  }
+
+  /** Aborts the signal of a running job of this producer; returns whether it held the job. */
+  abort(id: string, reason: unknown): boolean {
+    const claimed = this.#claimed.get(id);
+    if (!claimed) return false;
+    claimed.controller.abort(reason);
+    return true;
+  }
+
+  async #fetchLoop(): Promise<void> {
+    try {
+      do {
+        this.#again = false;
+        if (Date.now() < this.#backoffUntil) break;
+        const free = this.#limit.concurrency + this.#options.prefetch - this.#claimed.size;
+        if (free <= 0 || this.#stopping || this.#paused) break;
+        const { executor, schema, queue, node } = this.#options;
+        const rows = await run(executor, fetchJobs(schema, queue, free, node));
+        rows.sort((a, b) => a.priority - b.priority || +a.scheduled_at - +b.scheduled_at || Number(a.id) - Number(b.id));
+        for (const row of rows) this.#dispatch(toJob(row));
+        if (rows.length === free) this.#again = true;
+      } while (this.#again);
+    } catch (error) {
+      this.#backoffUntil = Date.now() + Math.min(this.#options.pollIntervalMs, 1000);
+      this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
+    } finally {
+      this.#fetching = false;
+    }
+  }
+
+  #dispatch(job: Job): void {
+    const controller = new AbortController();
+    const claimed: Claimed = { job, controller, started: false, abandoned: false, settled: Promise.resolve() };
+    this.#claimed.set(job.id, claimed);
+    claimed.settled = this.#limit(() => this.#execute(claimed)).catch((error: unknown) => {
+      this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
+    });
+  }
+
+  async #execute(claimed: Claimed): Promise<void> {
+    if (claimed.abandoned) return;
+    claimed.started = true;
+    const { job } = claimed;
+    const startedAt = performance.now();
+    const queueTimeMs = Math.max(0, +(job.attemptedAt ?? 0) - +job.scheduledAt);
+    this.#options.emit("job:start", { job, queueTimeMs });
+    const outcome = await runJob(job, this.#options.workers.get(job.worker), claimed.controller, this.#options.node);
+    const durationMs = performance.now() - startedAt;
+    if (claimed.abandoned) return;
+    this.#claimed.delete(job.id);
+    this.#store(job, outcome, { queueTimeMs, durationMs });
+    this.wake();
+  }
+
+  #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
+    const { acker, emit } = this.#options;
+    acker.push(toAckRow(job, outcome), (state) => {
+      if (state === null) return; // cancelled, rescued or deleted meanwhile: not ours to report
+      const stored: Job = { ...job, state };
+      switch (outcome.kind) {
+        case "complete":
+          emit("job:complete", { job: stored, result: outcome.result, ...timing });
+          break;
+        case "error":
+          emit("job:error", { job: stored, error: outcome.error, state: outcome.state, ...timing });
+          if (outcome.state === "discarded") emit("job:discard", { job: stored, error: outcome.error, ...timing });
+          break;
+        case "snooze":
+          emit("job:snooze", { job: stored, delayMs: outcome.delayMs, ...timing });
+          break;
+        case "cancel":
+          emit("job:cancel", { job: stored, reason: outcome.reason, ...timing });
+          break;
+        case "handback":
+          break;
+      }
+    });
+  }
+
+  /**
+   * Stops fetching, gives back the jobs that have not started, lets running ones finish within
+   * `graceMs`, then aborts them and gives back those that still have not finished. Every job
+   * given back is `available` again with its attempt refunded.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#limit.clearQueue();
+    for (const claimed of [...this.#claimed.values()]) {
+      if (!claimed.started) this.#handBack(claimed);
+    }
+    const running = () => [...this.#claimed.values()].map((c) => c.settled);
+    if (await settlesWithin(running(), graceMs)) return;
+    for (const claimed of this.#claimed.values()) claimed.controller.abort(new ShutdownError());
+    // A moment for performs that honour their signal to settle, then take the rest back.
+    await settlesWithin(running(), Math.min(1000, Math.max(50, graceMs / 10)));
+    for (const claimed of [...this.#claimed.values()]) this.#handBack(claimed);
+  }
+
+  #handBack(claimed: Claimed): void {
+    claimed.abandoned = true;
+    this.#claimed.delete(claimed.job.id);
+    this.#store(claimed.job, { kind: "handback" }, { queueTimeMs: 0, durationMs: 0 });
+  }
+}
+
+async function settlesWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  if (promises.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const all = Promise.all(promises).then(() => true);
+  const settled = await Promise.race([all, timeout]);
+  clearTimeout(timer);
+  return settled;
+}

@@ -1,0 +1,172 @@
+import { sql } from "kysely";
+import type { JobState } from "../types.js";
+
+/**
+ * Every statement on the `jobs` table. Values travel as parameters, batches as one JSON
+ * document each (one round trip per batch), and the schema through `sql.id`.
+ */
+
+/** A job row as Postgres returns it. */
+export interface JobRow {
+  id: string;
+  state: JobState;
+  queue: string;
+  worker: string;
+  args: Record<string, unknown>;
+  meta: Record<string, unknown>;
+  tags: string[];
+  errors: { attempt: number; at: string; error: string; stack?: string }[];
+  attempt: number;
+  max_attempts: number;
+  priority: number;
+  inserted_at: Date;
+  scheduled_at: Date;
+  attempted_at: Date | null;
+  completed_at: Date | null;
+  cancelled_at: Date | null;
+  discarded_at: Date | null;
+  attempted_by: string | null;
+}
+
+/** One row to insert, as the JSON document of {@link insertJobs} carries it. */
+export interface InsertRow {
+  queue: string;
+  worker: string;
+  args: unknown;
+  meta: Record<string, unknown>;
+  tags: string[];
+  priority: number;
+  max_attempts: number;
+  /** ISO time; null means now plus `schedule_in_ms`. */
+  scheduled_at: string | null;
+  /** Delay from the database's now(), so that clocks of app servers do not matter. */
+  schedule_in_ms: number | null;
+}
+
+/** The NOTIFY channel on which inserts and staging wake the producers of a schema. */
+export function insertChannel(schema: string): string {
+  return `${schema}_jobs`;
+}
+
+/**
+ * Inserts a batch in one statement and notifies the queues that got available jobs. The
+ * notification is sent on commit, so a job inserted in a transaction wakes nobody early.
+ */
+export function insertJobs(schema: string, rows: InsertRow[]) {
+  const jobs = sql.id(schema, "jobs");
+  const state = sql.id(schema, "job_state");
+  return sql<JobRow>`
+    WITH input AS (
+      SELECT x.*,
+        coalesce(x.scheduled_at, now() + coalesce(x.schedule_in_ms, 0) * interval '1 millisecond') AS due
+      FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb) AS (
+        queue text, worker text, args jsonb, meta jsonb, tags text[], priority smallint,
+        max_attempts integer, scheduled_at timestamptz, schedule_in_ms double precision)
+      ) WITH ORDINALITY AS x(queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
+        schedule_in_ms, ord)
+    ), inserted AS (
+      INSERT INTO ${jobs} (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at)
+      SELECT
+        CASE WHEN due > now() THEN 'scheduled'::${state} ELSE 'available'::${state} END,
+        queue, worker, args, meta, tags, priority, max_attempts, due
+      FROM input ORDER BY ord
+      RETURNING *
+    )
+    SELECT inserted.*, (
+      SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
+      FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') q
+    ) AS notified
+    FROM inserted ORDER BY id`;
+}
+
+/**
+ * Claims up to `limit` available jobs of one queue for `node`, in priority order, skipping rows
+ * that other nodes hold locked.
+ */
+export function fetchJobs(schema: string, queue: string, limit: number, node: string) {
+  const jobs = sql.id(schema, "jobs");
+  return sql<JobRow>`
+    WITH next AS (
+      SELECT id FROM ${jobs}
+      WHERE state = 'available' AND queue = ${queue}
+      ORDER BY priority, scheduled_at, id
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE ${jobs} AS j
+    SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(), attempted_by = ${node}
+    FROM next WHERE j.id = next.id
+    RETURNING j.*`;
+}
+
+/** One outcome for {@link ackJobs}. */
+export interface AckRow {
+  id: string;
+  attempt: number;
+  state: JobState;
+  /** Delay before the job is due again (retryable, scheduled, available); null keeps it. */
+  delay_ms: number | null;
+  /** 1 when the attempt is given back (snooze, shutdown), else 0. */
+  refund: 0 | 1;
+  error: { attempt: number; at: string; error: string; stack?: string } | null;
+  /** Merged into `meta`. */
+  meta: Record<string, unknown>;
+}
+
+/**
+ * Records the outcomes of a batch of attempts in one UPDATE. A row only changes while it is
+ * still this node's attempt: a job cancelled or rescued meanwhile is left as it is.
+ */
+export function ackJobs(schema: string, node: string, rows: AckRow[]) {
+  const jobs = sql.id(schema, "jobs");
+  const state = sql.id(schema, "job_state");
+  return sql<{ id: string; state: JobState }>`
+    WITH acked AS (
+      UPDATE ${jobs} AS j SET
+        state = x.state,
+        completed_at = CASE WHEN x.state = 'completed' THEN now() ELSE j.completed_at END,
+        cancelled_at = CASE WHEN x.state = 'cancelled' THEN now() ELSE j.cancelled_at END,
+        discarded_at = CASE WHEN x.state = 'discarded' THEN now() ELSE j.discarded_at END,
+        scheduled_at = CASE
+          WHEN x.delay_ms IS NULL THEN j.scheduled_at
+          ELSE now() + x.delay_ms * interval '1 millisecond' END,
+        attempt = j.attempt - x.refund,
+        errors = CASE WHEN x.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(x.error) END,
+        meta = j.meta || x.meta
+      FROM jsonb_to_recordset(${rows}::jsonb) AS x(
+        id bigint, attempt integer, state ${state}, delay_ms double precision, refund integer,
+        error jsonb, meta jsonb)
+      WHERE j.id = x.id AND j.state = 'executing' AND j.attempt = x.attempt
+        AND j.attempted_by = ${node}
+      RETURNING j.id, j.state, j.queue
+    )
+    SELECT id, state, (
+      SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
+      FROM (SELECT DISTINCT queue FROM acked WHERE state = 'available') q
+    ) AS notified
+    FROM acked`;
+}
+
+/** Makes due scheduled and retryable jobs available and wakes their queues. */
+export function stageJobs(schema: string, limit: number) {
+  const jobs = sql.id(schema, "jobs");
+  return sql<{ queue: string; count: number }>`
+    WITH due AS (
+      SELECT id FROM ${jobs}
+      WHERE state IN ('scheduled', 'retryable') AND scheduled_at <= now()
+      ORDER BY scheduled_at, id
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    ), staged AS (
+      UPDATE ${jobs} AS j SET state = 'available'
+      FROM due WHERE j.id = due.id
+      RETURNING j.queue
+    )
+    SELECT queue, count(*)::integer AS count, pg_notify(${insertChannel(schema)}, queue) AS notified
+    FROM staged GROUP BY queue`;
+}
+
+/** Selects one job by id. */
+export function selectJob(schema: string, id: string) {
+  return sql<JobRow>`SELECT * FROM ${sql.id(schema, "jobs")} WHERE id = ${id}::bigint`;
+}
