@@ -68,13 +68,36 @@ export function formatPath(prefix: string, path: readonly PropertyKey[]): string
 }
 
 /**
+ * A union that fails reports every branch; users want the branch they meant, which is the one
+ * whose complaint reaches deepest into their input (an object given where a number or an object
+ * was accepted failed inside the object branch).
+ */
+function flattenUnions(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const out: z.core.$ZodIssue[] = [];
+  for (const issue of issues) {
+    if (issue.code !== "invalid_union" || issue.errors.length === 0) {
+      out.push(issue);
+      continue;
+    }
+    const depth = (branch: readonly z.core.$ZodIssue[]) => Math.max(...branch.map((i) => i.path.length));
+    const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+    if (depth(best) === 0) {
+      out.push(issue);
+      continue;
+    }
+    out.push(...flattenUnions(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue)));
+  }
+  return out;
+}
+
+/**
  * Turns a zod error into a {@link ConfigError} that names the option, says what was expected,
  * and suggests the intended key for an unknown one.
  */
 export function zodToConfigError(error: z.ZodError, prefix: string, schema?: z.ZodType): ConfigError {
   const messages: string[] = [];
   let firstPath: string | undefined;
-  for (const issue of error.issues) {
+  for (const issue of flattenUnions(error.issues)) {
     if (issue.code === "unrecognized_keys") {
       const known = keysAt(schema as AnySchema | undefined, issue.path);
       for (const key of issue.keys) {
