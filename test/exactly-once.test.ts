@@ -18,10 +18,20 @@ test("2,000 jobs raced over by 4 nodes each run exactly once", async () => {
         await db.sql`INSERT INTO executions VALUES (${job.id}, ${`node-${i}`})`;
       },
     });
-    queues.push(makeQueue({ node: `node-${i}`, queues: { race: { limit: 5, prefetch: 5 } }, workers: [worker] }));
+    queues.push(
+      makeQueue({
+        node: `node-${i}`,
+        queues: { race: { limit: 5, prefetch: 5 } },
+        workers: [worker],
+      }),
+    );
   }
   const [first] = queues as [Queue];
-  await first.insertMany("counted", Array.from({ length: 2000 }, (_, n) => ({ n })), { queue: "race" });
+  await first.insertMany(
+    "counted",
+    Array.from({ length: 2000 }, (_, n) => ({ n })),
+    { queue: "race" },
+  );
   await Promise.all(queues.map((q) => q.start()));
   await waitFor(
     async () => {

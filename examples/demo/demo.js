@@ -20,7 +20,9 @@ const resize = defineWorker({
 });
 
 const postgres = await startPostgres();
-console.log(postgres.embedded ? "PostgreSQL: embedded, started for this demo" : "PostgreSQL: DATABASE_URL");
+console.log(
+  postgres.embedded ? "PostgreSQL: embedded, started for this demo" : "PostgreSQL: DATABASE_URL",
+);
 
 const queue = new Queue({
   connection: postgres.url,
@@ -47,7 +49,9 @@ try {
   console.log(`inserted ${jobs.length} jobs in ${insertMs.toFixed(0)} ms`);
   const progress = setInterval(() => {
     const pct = ((completed / total) * 100).toFixed(0).padStart(3);
-    console.log(`[${pct}%] completed ${completed}/${total}, failed attempts ${failed}, snoozed ${snoozed}`);
+    console.log(
+      `[${pct}%] completed ${completed}/${total}, failed attempts ${failed}, snoozed ${snoozed}`,
+    );
   }, 500);
   const deadline = Date.now() + 120_000;
   while (completed < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -58,7 +62,12 @@ try {
       `${failed} failed attempts retried, ${snoozed} snoozes`,
   );
   const sample = await queue.getJob(jobs[1].id);
-  console.log("a finished job:", { id: sample.id, state: sample.state, attempt: sample.attempt, result: sample.meta.result });
+  console.log("a finished job:", {
+    id: sample.id,
+    state: sample.state,
+    attempt: sample.attempt,
+    result: sample.meta.result,
+  });
   if (completed < total) process.exitCode = 1;
 } finally {
   await queue.stop({ grace: "5s" });

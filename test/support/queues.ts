@@ -18,7 +18,9 @@ export function queueFactory(db: TestDatabase) {
   afterEach(async () => {
     await Promise.all(made.splice(0).map((q) => q.stop({ grace: 1 })));
   });
-  return (options: Omit<QueueOptions, "connection"> & { connection?: QueueOptions["connection"] } = {}) => {
+  return (
+    options: Omit<QueueOptions, "connection"> & { connection?: QueueOptions["connection"] } = {},
+  ) => {
     const queue = new Queue({
       connection: db.url,
       poolSize: 3,

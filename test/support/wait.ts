@@ -29,7 +29,10 @@ export async function waitFor<T>(
 
 /** Resolves with the arguments of the first `event` emitted that satisfies `match`. */
 export function nextEvent<A extends unknown[]>(
-  emitter: { on(event: string, fn: (...args: A) => void): unknown; off(event: string, fn: (...args: A) => void): unknown },
+  emitter: {
+    on(event: string, fn: (...args: A) => void): unknown;
+    off(event: string, fn: (...args: A) => void): unknown;
+  },
   event: string,
   match: (...args: A) => boolean = () => true,
   timeoutMs = 15_000,

@@ -1,7 +1,7 @@
 import { isRetryableDatabaseError } from "./errors.js";
+import { type Executor, run } from "./sql/executor.js";
 import type { AckRow } from "./sql/jobs.js";
 import { ackJobs } from "./sql/jobs.js";
-import { type Executor, run } from "./sql/executor.js";
 import type { JobState } from "./types.js";
 
 interface Pending {
@@ -72,7 +72,14 @@ export class Acker {
     const { executor, schema, node } = this.#options;
     for (let attempt = 0; ; attempt++) {
       try {
-        const rows = await run(executor, ackJobs(schema, node, batch.map((p) => p.row)));
+        const rows = await run(
+          executor,
+          ackJobs(
+            schema,
+            node,
+            batch.map((p) => p.row),
+          ),
+        );
         const stored = new Map(rows.map((r) => [String(r.id), r.state]));
         for (const p of batch) p.done(stored.get(p.row.id) ?? null);
         return;

@@ -18,25 +18,39 @@ async function stateOf(id: string): Promise<Job> {
 }
 
 function reaches(id: string, state: JobState) {
-  return waitFor(async () => {
-    const job = await stateOf(id);
-    return job.state === state && job;
-  }, { what: `job ${id} to be ${state}` });
+  return waitFor(
+    async () => {
+      const job = await stateOf(id);
+      return job.state === state && job;
+    },
+    { what: `job ${id} to be ${state}` },
+  );
 }
 
 describe("running jobs", () => {
   test("a returned value completes the job and is kept in meta.result", async () => {
-    const worker = defineWorker({ name: "double", queue: "q1", perform: (job) => ({ twice: Number(job.args.n) * 2 }) });
+    const worker = defineWorker({
+      name: "double",
+      queue: "q1",
+      perform: (job) => ({ twice: Number(job.args.n) * 2 }),
+    });
     const queue = makeQueue({ queues: { q1: 2 }, workers: [worker] });
     await queue.start();
     const completed = nextEvent(queue, "job:complete");
     const job = await queue.insert(worker, { n: 21 });
-    const [event] = (await completed) as [{ job: Job; result: unknown; durationMs: number; queueTimeMs: number }];
+    const [event] = (await completed) as [
+      { job: Job; result: unknown; durationMs: number; queueTimeMs: number },
+    ];
     expect(event.job.id).toBe(job.id);
     expect(event.result).toEqual({ twice: 42 });
     expect(event.durationMs).toBeGreaterThanOrEqual(0);
     const stored = await queue.getJob(job.id);
-    expect(stored).toMatchObject({ state: "completed", attempt: 1, meta: { result: { twice: 42 } }, attemptedBy: queue.node });
+    expect(stored).toMatchObject({
+      state: "completed",
+      attempt: 1,
+      meta: { result: { twice: 42 } },
+      attemptedBy: queue.node,
+    });
     expect(stored?.completedAt).toBeInstanceOf(Date);
   });
 
@@ -70,7 +84,13 @@ describe("running jobs", () => {
   });
 
   test("the default backoff is Oban's 15 + 2^attempt seconds with up to 10% jitter", async () => {
-    const worker = defineWorker({ name: "fails-once", queue: "q3", perform: () => { throw new Error("no"); } });
+    const worker = defineWorker({
+      name: "fails-once",
+      queue: "q3",
+      perform: () => {
+        throw new Error("no");
+      },
+    });
     const queue = makeQueue({ queues: { q3: 1 }, workers: [worker] });
     const failed = nextEvent(queue, "job:error");
     await queue.start();
@@ -103,7 +123,14 @@ describe("running jobs", () => {
 
   test("cancel() from perform cancels the job for good", async () => {
     let calls = 0;
-    const worker = defineWorker({ name: "canceller", queue: "q5", perform: () => { calls++; return cancel("user is gone"); } });
+    const worker = defineWorker({
+      name: "canceller",
+      queue: "q5",
+      perform: () => {
+        calls++;
+        return cancel("user is gone");
+      },
+    });
     const queue = makeQueue({ queues: { q5: 1 }, workers: [worker] });
     const cancelled = nextEvent(queue, "job:cancel");
     await queue.start();
@@ -162,13 +189,23 @@ describe("running jobs", () => {
 
   test("jobs run in priority order, then by due time", async () => {
     const order: number[] = [];
-    const worker = defineWorker({ name: "ordered", queue: "q8", perform: (job) => { order.push(Number(job.args.n)); } });
+    const worker = defineWorker({
+      name: "ordered",
+      queue: "q8",
+      perform: (job) => {
+        order.push(Number(job.args.n));
+      },
+    });
     const queue = makeQueue({ queues: { q8: 1 }, workers: [worker] });
     await queue.insert(worker, { n: 1 }, { priority: 5 });
     await queue.insert(worker, { n: 2 }, { priority: 0 });
     await queue.insert(worker, { n: 3 }, { priority: 9 });
     await queue.insert(worker, { n: 4 }, { priority: 0 });
-    await queue.insert(worker, { n: 5 }, { priority: 0, scheduledAt: new Date(Date.now() - 60_000) });
+    await queue.insert(
+      worker,
+      { n: 5 },
+      { priority: 0, scheduledAt: new Date(Date.now() - 60_000) },
+    );
     await queue.start();
     await waitFor(() => order.length === 5);
     expect(order).toEqual([5, 2, 4, 1, 3]);
@@ -176,7 +213,13 @@ describe("running jobs", () => {
 
   test("a scheduled job does not run before its time", async () => {
     const started: number[] = [];
-    const worker = defineWorker({ name: "later", queue: "q9", perform: () => { started.push(Date.now()); } });
+    const worker = defineWorker({
+      name: "later",
+      queue: "q9",
+      perform: () => {
+        started.push(Date.now());
+      },
+    });
     const queue = makeQueue({ queues: { q9: 1 }, workers: [worker] });
     await queue.start();
     const job = await queue.insert(worker, {}, { scheduleIn: "1.5s" });
@@ -185,11 +228,16 @@ describe("running jobs", () => {
     const [row] = await db.sql<{ early: boolean }[]>`
       SELECT attempted_at < scheduled_at AS early FROM docket.jobs WHERE id = ${job.id}`;
     expect(row?.early).toBe(false);
-    expect(+stored.scheduledAt).toBeLessThanOrEqual(started[0] as number + 50);
+    expect(+stored.scheduledAt).toBeLessThanOrEqual((started[0] as number) + 50);
   });
 
   test("stored args that no longer fit the schema discard the job instead of retrying it", async () => {
-    const worker = defineWorker({ name: "strict", queue: "q10", args: z.object({ id: z.number() }), perform: () => "ran" });
+    const worker = defineWorker({
+      name: "strict",
+      queue: "q10",
+      args: z.object({ id: z.number() }),
+      perform: () => "ran",
+    });
     const queue = makeQueue({ queues: { q10: 1 }, workers: [worker] });
     // Inserted by a node that does not know the worker, as an older version of the app would have.
     const job = await makeQueue().insert("strict", { id: "seven" }, { queue: "q10" });
@@ -209,7 +257,13 @@ describe("running jobs", () => {
 
   test("a node runs only the queues it was given", async () => {
     let ran = 0;
-    const worker = defineWorker({ name: "elsewhere", queue: "not-mine", perform: () => { ran++; } });
+    const worker = defineWorker({
+      name: "elsewhere",
+      queue: "not-mine",
+      perform: () => {
+        ran++;
+      },
+    });
     const queue = makeQueue({ queues: { mine: 2 }, workers: [worker] });
     await queue.start();
     const job = await queue.insert(worker, {});

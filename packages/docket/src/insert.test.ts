@@ -20,7 +20,9 @@ const email = defineWorker({
 });
 
 async function count(worker = "email.send"): Promise<number> {
-  const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM docket.jobs WHERE worker = ${worker}`;
+  const [row] = await db.sql<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM docket.jobs WHERE worker = ${worker}`;
   return row?.n ?? 0;
 }
 
@@ -50,7 +52,13 @@ describe("insert", () => {
       { to: "b@example.com" },
       { queue: "other", priority: 9, maxAttempts: 1, tags: ["x", "y"], meta: { trace: "t1" } },
     );
-    expect(job).toMatchObject({ queue: "other", priority: 9, maxAttempts: 1, tags: ["x", "y"], meta: { trace: "t1" } });
+    expect(job).toMatchObject({
+      queue: "other",
+      priority: 9,
+      maxAttempts: 1,
+      tags: ["x", "y"],
+      meta: { trace: "t1" },
+    });
   });
 
   test("scheduleIn and scheduledAt make a scheduled job due later; a past time is available", async () => {
@@ -65,7 +73,11 @@ describe("insert", () => {
     const fixed = await queue.insert(email, { to: "d@example.com" }, { scheduledAt: at });
     expect(fixed.state).toBe("scheduled");
     expect(+fixed.scheduledAt).toBe(+at);
-    const past = await queue.insert(email, { to: "e@example.com" }, { scheduledAt: new Date(Date.now() - 60_000) });
+    const past = await queue.insert(
+      email,
+      { to: "e@example.com" },
+      { scheduledAt: new Date(Date.now() - 60_000) },
+    );
     expect(past.state).toBe("available");
   });
 
@@ -84,7 +96,10 @@ describe("insert", () => {
   test("insertMany of more than one chunk is all or nothing", async () => {
     const queue = makeQueue();
     const worker = defineWorker({ name: "chunky", perform: () => {} });
-    const jobs = await queue.insertMany(worker, Array.from({ length: 12_000 }, (_, n) => ({ n })));
+    const jobs = await queue.insertMany(
+      worker,
+      Array.from({ length: 12_000 }, (_, n) => ({ n })),
+    );
     expect(jobs).toHaveLength(12_000);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(12_000);
     expect(await count("chunky")).toBe(12_000);
@@ -94,7 +109,9 @@ describe("insert", () => {
   test("inside a postgres.js transaction: kept on commit, gone on rollback", async () => {
     const queue = makeQueue();
     const before = await count();
-    const committed = await db.sql.begin(async (tx) => queue.insert(email, { to: "tx@example.com" }, { tx }));
+    const committed = await db.sql.begin(async (tx) =>
+      queue.insert(email, { to: "tx@example.com" }, { tx }),
+    );
     expect(await queue.getJob(committed.id)).not.toBeNull();
     let inside: string | undefined;
     await expect(
@@ -112,12 +129,18 @@ describe("insert", () => {
     const queue = makeQueue();
     const kysely = new Kysely<unknown>({ dialect: new PostgresJSDialect({ postgres: db.sql }) });
     const before = await count();
-    const job = await kysely.transaction().execute((tx) => queue.insert(email, { to: "k@example.com" }, { tx }));
+    const job = await kysely
+      .transaction()
+      .execute((tx) => queue.insert(email, { to: "k@example.com" }, { tx }));
     expect(await queue.getJob(job.id)).not.toBeNull();
     let inside: string | undefined;
     await expect(
       kysely.transaction().execute(async (tx) => {
-        inside = (await queue.insertMany(email, [{ to: "k1@example.com" }, { to: "k2@example.com" }], { tx }))[0]?.id;
+        inside = (
+          await queue.insertMany(email, [{ to: "k1@example.com" }, { to: "k2@example.com" }], {
+            tx,
+          })
+        )[0]?.id;
         throw new Error("roll back");
       }),
     ).rejects.toThrow("roll back");
@@ -133,9 +156,9 @@ describe("insert", () => {
     expect((error as ArgsError).message).toMatch(/worker "email\.send"/);
     expect((error as ArgsError).message).toMatch(/\bto\b/);
     // One bad row in a batch refuses the whole batch.
-    await expect(queue.insertMany(email, [{ to: "ok@example.com" }, { to: 5 as unknown as string }])).rejects.toThrow(
-      /\[?to\]?/,
-    );
+    await expect(
+      queue.insertMany(email, [{ to: "ok@example.com" }, { to: 5 as unknown as string }]),
+    ).rejects.toThrow(/\[?to\]?/);
     expect(await count()).toBe(before);
   });
 
@@ -160,18 +183,30 @@ describe("insert", () => {
 
   test("args over the size limit are refused", async () => {
     const queue = makeQueue({ maxArgsBytes: 1024 });
-    await expect(queue.insert("big", { blob: "x".repeat(2000) })).rejects.toThrow(/over the limit of 1024.*maxArgsBytes/);
+    await expect(queue.insert("big", { blob: "x".repeat(2000) })).rejects.toThrow(
+      /over the limit of 1024.*maxArgsBytes/,
+    );
   });
 
   test("bad insert options name the option", async () => {
     const queue = makeQueue();
-    await expect(queue.insert(email, { to: "a@example.com" }, { priority: 10 })).rejects.toThrow(InsertError);
-    await expect(queue.insert(email, { to: "a@example.com" }, { priority: 10 })).rejects.toThrow(/priority/);
-    await expect(queue.insert(email, { to: "a@example.com" }, { scheduleIn: "soon" })).rejects.toThrow(/scheduleIn/);
+    await expect(queue.insert(email, { to: "a@example.com" }, { priority: 10 })).rejects.toThrow(
+      InsertError,
+    );
+    await expect(queue.insert(email, { to: "a@example.com" }, { priority: 10 })).rejects.toThrow(
+      /priority/,
+    );
     await expect(
-      queue.insert(email, { to: "a@example.com" }, { prority: 1 } as unknown as { priority: number }),
+      queue.insert(email, { to: "a@example.com" }, { scheduleIn: "soon" }),
+    ).rejects.toThrow(/scheduleIn/);
+    await expect(
+      queue.insert(email, { to: "a@example.com" }, { prority: 1 } as unknown as {
+        priority: number;
+      }),
     ).rejects.toThrow(/prority: unknown option \(did you mean "priority"\?\)/);
-    await expect(queue.insert(email, { to: "a@example.com" }, { queue: "" })).rejects.toThrow(/queue/);
+    await expect(queue.insert(email, { to: "a@example.com" }, { queue: "" })).rejects.toThrow(
+      /queue/,
+    );
   });
 
   test("a worker name is enough to insert for a worker this node does not run", async () => {

@@ -2,10 +2,10 @@ import { z } from "zod";
 import { type Duration, durationMs } from "./duration.js";
 import { ArgsError, InsertError } from "./errors.js";
 import { findNonJson } from "./json.js";
-import type { InsertRow } from "./sql/jobs.js";
 import type { Executor } from "./sql/executor.js";
 import { isExecutor } from "./sql/executor.js";
-import { nameSchema, type AnyWorker, type Worker } from "./worker.js";
+import type { InsertRow } from "./sql/jobs.js";
+import { type AnyWorker, nameSchema } from "./worker.js";
 import { zodToConfigError } from "./zod-errors.js";
 
 /** Options of one insert; they override the worker's defaults. */
@@ -27,7 +27,10 @@ const insertOptionsSchema = z
   .object({
     queue: nameSchema.optional(),
     scheduleIn: durationMs().optional(),
-    scheduledAt: z.date().refine((d) => !Number.isNaN(d.getTime()), "must be a valid Date").optional(),
+    scheduledAt: z
+      .date()
+      .refine((d) => !Number.isNaN(d.getTime()), "must be a valid Date")
+      .optional(),
     priority: z.number().int().min(0).max(9).optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     tags: z.array(z.string().min(1).max(255)).max(100).optional(),
@@ -65,10 +68,14 @@ export function buildInsertRow(
 ): InsertRow {
   const name = worker.name;
   if (typeof args !== "object" || args === null || Array.isArray(args)) {
-    throw new ArgsError(name, `args for worker "${name}" must be a plain object, got ${Array.isArray(args) ? "an array" : typeof args}`);
+    throw new ArgsError(
+      name,
+      `args for worker "${name}" must be a plain object, got ${Array.isArray(args) ? "an array" : typeof args}`,
+    );
   }
   const problem = findNonJson(args, "args");
-  if (problem) throw new ArgsError(name, `args for worker "${name}" cannot be stored as JSON: ${problem}`);
+  if (problem)
+    throw new ArgsError(name, `args for worker "${name}" cannot be stored as JSON: ${problem}`);
   const schema = "args" in worker ? worker.args : undefined;
   if (schema) {
     const result = schema.safeParse(args);
@@ -76,12 +83,17 @@ export function buildInsertRow(
       const fields = result.error.issues
         .map((issue) => `${issue.path.length ? issue.path.join(".") : "(args)"}: ${issue.message}`)
         .join("; ");
-      throw new ArgsError(name, `args for worker "${name}" are invalid: ${fields}`, { cause: result.error });
+      throw new ArgsError(name, `args for worker "${name}" are invalid: ${fields}`, {
+        cause: result.error,
+      });
     }
   }
   const bytes = Buffer.byteLength(JSON.stringify(args));
   if (bytes > maxArgsBytes) {
-    throw new ArgsError(name, `args for worker "${name}" are ${bytes} bytes, over the limit of ${maxArgsBytes} (option maxArgsBytes)`);
+    throw new ArgsError(
+      name,
+      `args for worker "${name}" are ${bytes} bytes, over the limit of ${maxArgsBytes} (option maxArgsBytes)`,
+    );
   }
   const defaults = worker as Partial<AnyWorker>;
   return {

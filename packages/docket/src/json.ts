@@ -3,13 +3,19 @@
  * meaning: a BigInt, a cycle, `undefined` or a function in an array, a non-finite number, a
  * symbol. Returns a description of where it is, or `undefined` when the value is plain JSON.
  */
-export function findNonJson(value: unknown, path = "$", seen = new Set<object>()): string | undefined {
+export function findNonJson(
+  value: unknown,
+  path = "$",
+  seen = new Set<object>(),
+): string | undefined {
   switch (typeof value) {
     case "string":
     case "boolean":
       return undefined;
     case "number":
-      return Number.isFinite(value) ? undefined : `${path} is ${String(value)}, which JSON cannot hold`;
+      return Number.isFinite(value)
+        ? undefined
+        : `${path} is ${String(value)}, which JSON cannot hold`;
     case "bigint":
       return `${path} is a BigInt; pass it as a string`;
     case "undefined":

@@ -12,4 +12,9 @@ export interface Logger {
 const noop = (): void => {};
 
 /** The default logger: says nothing. */
-export const silentLogger: Logger = Object.freeze({ debug: noop, info: noop, warn: noop, error: noop });
+export const silentLogger: Logger = Object.freeze({
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+});

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { newClient, useTestDatabase } from "../../../test/support/database.js";
-import { Migrator, MigrationError } from "./index.js";
+import { MigrationError, Migrator } from "./index.js";
 
 const db = useTestDatabase();
 
@@ -14,7 +14,9 @@ describe("migrations", () => {
   test("several processes migrating one schema at the same moment all succeed, once", async () => {
     const clients = Array.from({ length: 4 }, () => newClient(db.url, { max: 2 }));
     try {
-      const results = await Promise.all(clients.map((sql) => new Migrator(sql, "race_schema").up()));
+      const results = await Promise.all(
+        clients.map((sql) => new Migrator(sql, "race_schema").up()),
+      );
       const applied = results.flat().map((m) => m.version);
       const all = (await new Migrator(db.sql, "race_schema").status()).map((m) => m.version);
       // Every migration applied exactly once across the racers.
@@ -44,7 +46,9 @@ describe("migrations", () => {
   });
 
   test("bad schema names and step counts are refused before any SQL runs", async () => {
-    expect(() => new Migrator(db.sql, 'x"; DROP TABLE docket.jobs; --')).toThrow(/not a valid identifier/);
+    expect(() => new Migrator(db.sql, 'x"; DROP TABLE docket.jobs; --')).toThrow(
+      /not a valid identifier/,
+    );
     expect(() => new Migrator(db.sql, "Upper")).toThrow(/schema/);
     await expect(new Migrator(db.sql, "docket").down(0)).rejects.toThrow(MigrationError);
     expect(await tables("docket")).toContain("jobs");

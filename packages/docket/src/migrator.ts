@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Sql, TransactionSql } from "postgres";
 import { MigrationError } from "./errors.js";
@@ -67,7 +67,11 @@ export class Migrator {
   readonly #lockKey: string;
   #files: MigrationFile[] | undefined;
 
-  constructor(sql: Sql, schema: string, private readonly dir?: string) {
+  constructor(
+    sql: Sql,
+    schema: string,
+    private readonly dir?: string,
+  ) {
     this.#sql = sql;
     this.#schema = checkIdentifier(schema, "schema");
     this.#lockKey = `docket.migrate:${schema}`;
@@ -113,7 +117,9 @@ export class Migrator {
         if (!row) return null;
         const found = this.#migrations.find((m) => m.version === row.version);
         if (!found) {
-          throw new MigrationError(`applied migration ${row.version} is unknown to this version of docket`);
+          throw new MigrationError(
+            `applied migration ${row.version} is unknown to this version of docket`,
+          );
         }
         await tx.unsafe(found.down);
         await tx`DELETE FROM ${tx(this.#schema)}.schema_migrations WHERE version = ${found.version}`;
@@ -157,10 +163,7 @@ export class Migrator {
     });
   }
 
-  async #inLock<T>(
-    body: (tx: TransactionSql) => Promise<T>,
-    file?: MigrationFile,
-  ): Promise<T> {
+  async #inLock<T>(body: (tx: TransactionSql) => Promise<T>, file?: MigrationFile): Promise<T> {
     try {
       return (await this.#sql.begin(async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(hashtext(${this.#lockKey}))`;
@@ -171,7 +174,9 @@ export class Migrator {
       if (error instanceof MigrationError) throw error;
       const what = file ? `migration ${file.version}_${file.name}` : "migration bookkeeping";
       const reason = error instanceof Error ? error.message : String(error);
-      throw new MigrationError(`${what} failed in schema "${this.#schema}": ${reason}`, { cause: error });
+      throw new MigrationError(`${what} failed in schema "${this.#schema}": ${reason}`, {
+        cause: error,
+      });
     }
   }
 }

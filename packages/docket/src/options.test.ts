@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError, defineWorker, parseDuration, Queue } from "./index.js";
 import { defaultBackoff } from "./backoff.js";
+import { ConfigError, defineWorker, parseDuration, Queue } from "./index.js";
 
 const url = "postgres://localhost:1/none";
 
@@ -22,7 +22,9 @@ describe("queue options", () => {
   });
 
   test("a wrong type names the path and what was expected", () => {
-    const error = configError(() => new Queue({ connection: url, queues: { mailers: { limit: "ten" } } } as never));
+    const error = configError(
+      () => new Queue({ connection: url, queues: { mailers: { limit: "ten" } } } as never),
+    );
     expect(error.path).toBe("queues.mailers.limit");
     expect(error.message).toMatch(/queues\.mailers\.limit/);
   });
@@ -31,19 +33,25 @@ describe("queue options", () => {
     expect(configError(() => new Queue({ connection: url, pollInterval: "soon" })).message).toMatch(
       /pollInterval: expected a duration/,
     );
-    expect(configError(() => new Queue({ connection: url, schema: "bad-name" })).path).toBe("schema");
+    expect(configError(() => new Queue({ connection: url, schema: "bad-name" })).path).toBe(
+      "schema",
+    );
     expect(configError(() => new Queue({} as never)).path).toBe("connection");
   });
 
   test("two workers with one name are refused", () => {
     const a = defineWorker({ name: "same", perform: () => {} });
-    expect(configError(() => new Queue({ connection: url, workers: [a, a] })).message).toMatch(/"same"/);
+    expect(configError(() => new Queue({ connection: url, workers: [a, a] })).message).toMatch(
+      /"same"/,
+    );
   });
 
   test("defineWorker checks its options and names the worker", () => {
     const bad = configError(() => defineWorker({ name: "w1", priority: 12, perform: () => {} }));
     expect(bad.message).toMatch(/worker "w1"\.priority/);
-    const typo = configError(() => defineWorker({ name: "w2", maxAttempt: 3, perform: () => {} } as never));
+    const typo = configError(() =>
+      defineWorker({ name: "w2", maxAttempt: 3, perform: () => {} } as never),
+    );
     expect(typo.message).toMatch(/did you mean "maxAttempts"/);
     expect(() => defineWorker({ name: "", perform: () => {} })).toThrow(/name/);
   });

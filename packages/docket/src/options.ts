@@ -1,11 +1,11 @@
-import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Sql } from "postgres";
 import { z } from "zod";
 import { durationMs } from "./duration.js";
 import { checkIdentifier } from "./identifiers.js";
 import type { Logger } from "./logger.js";
-import type { Sql } from "postgres";
-import { nameSchema, type AnyWorker, type Worker } from "./worker.js";
+import { type AnyWorker, nameSchema, type Worker } from "./worker.js";
 import { zodToConfigError } from "./zod-errors.js";
 
 const identifier = z.string().superRefine((value, ctx) => {
@@ -36,7 +36,11 @@ const queueSchema = z.union([
 ]);
 
 const workerSchema = z.custom<AnyWorker>(
-  (v) => typeof v === "object" && v !== null && typeof (v as Worker).perform === "function" && typeof (v as Worker).name === "string",
+  (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as Worker).perform === "function" &&
+    typeof (v as Worker).name === "string",
   "must be a worker made by defineWorker()",
 );
 
@@ -44,7 +48,9 @@ const loggerSchema = z.custom<Logger>(
   (v) =>
     typeof v === "object" &&
     v !== null &&
-    ["debug", "info", "warn", "error"].every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
+    ["debug", "info", "warn", "error"].every(
+      (m) => typeof (v as Record<string, unknown>)[m] === "function",
+    ),
   "must have debug, info, warn and error methods",
 );
 

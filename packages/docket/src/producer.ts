@@ -120,7 +120,12 @@ export class Producer {
         if (free <= 0 || this.#stopping || this.#paused) break;
         const { executor, schema, queue, node } = this.#options;
         const rows = await run(executor, fetchJobs(schema, queue, free, node));
-        rows.sort((a, b) => a.priority - b.priority || +a.scheduled_at - +b.scheduled_at || Number(a.id) - Number(b.id));
+        rows.sort(
+          (a, b) =>
+            a.priority - b.priority ||
+            +a.scheduled_at - +b.scheduled_at ||
+            Number(a.id) - Number(b.id),
+        );
         for (const row of rows) this.#dispatch(toJob(row));
         if (rows.length === free) this.#again = true;
       } while (this.#again);
@@ -134,7 +139,13 @@ export class Producer {
 
   #dispatch(job: Job): void {
     const controller = new AbortController();
-    const claimed: Claimed = { job, controller, started: false, abandoned: false, settled: Promise.resolve() };
+    const claimed: Claimed = {
+      job,
+      controller,
+      started: false,
+      abandoned: false,
+      settled: Promise.resolve(),
+    };
     this.#claimed.set(job.id, claimed);
     claimed.settled = this.#limit(() => this.#execute(claimed)).catch((error: unknown) => {
       this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
@@ -148,7 +159,12 @@ export class Producer {
     const startedAt = performance.now();
     const queueTimeMs = Math.max(0, +(job.attemptedAt ?? 0) - +job.scheduledAt);
     this.#options.emit("job:start", { job, queueTimeMs });
-    const outcome = await runJob(job, this.#options.workers.get(job.worker), claimed.controller, this.#options.node);
+    const outcome = await runJob(
+      job,
+      this.#options.workers.get(job.worker),
+      claimed.controller,
+      this.#options.node,
+    );
     const durationMs = performance.now() - startedAt;
     if (claimed.abandoned) return;
     this.#claimed.delete(job.id);
@@ -167,7 +183,8 @@ export class Producer {
           break;
         case "error":
           emit("job:error", { job: stored, error: outcome.error, state: outcome.state, ...timing });
-          if (outcome.state === "discarded") emit("job:discard", { job: stored, error: outcome.error, ...timing });
+          if (outcome.state === "discarded")
+            emit("job:discard", { job: stored, error: outcome.error, ...timing });
           break;
         case "snooze":
           emit("job:snooze", { job: stored, delayMs: outcome.delayMs, ...timing });

@@ -1,11 +1,12 @@
 import { EventEmitter } from "node:events";
 import postgres, { type Sql } from "postgres";
 import { Acker } from "./acker.js";
+import { type Duration, parseDuration } from "./duration.js";
 import { ConfigError, InsertError, QueueStateError } from "./errors.js";
 import type { QueueEvents } from "./events.js";
 import { buildInsertRow, type InsertOptions, parseInsertOptions } from "./insert.js";
 import { toJob } from "./job-row.js";
-import { silentLogger, type Logger } from "./logger.js";
+import { type Logger, silentLogger } from "./logger.js";
 import { type MigrationStatus, Migrator } from "./migrator.js";
 import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./options.js";
 import { Producer } from "./producer.js";
@@ -14,7 +15,6 @@ import { insertChannel, insertJobs, selectJob } from "./sql/jobs.js";
 import { Stager } from "./stager.js";
 import type { Job } from "./types.js";
 import type { AnyWorker, Worker } from "./worker.js";
-import { parseDuration, type Duration } from "./duration.js";
 
 const insertChunk = 5_000;
 
@@ -55,7 +55,9 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#logger = this.options.logger ?? silentLogger;
     for (const worker of this.options.workers) {
       if (this.#workers.has(worker.name)) {
-        throw new ConfigError(`workers: two workers are named "${worker.name}"`, { path: "workers" });
+        throw new ConfigError(`workers: two workers are named "${worker.name}"`, {
+          path: "workers",
+        });
       }
       this.#workers.set(worker.name, worker);
     }
@@ -88,7 +90,8 @@ export class Queue extends EventEmitter<QueueEvents> {
 
   /** Starts fetching and running the jobs of this node's queues. */
   async start(): Promise<void> {
-    if (this.#state !== "idle") throw new QueueStateError(`start() called on a queue that is ${this.#state}`);
+    if (this.#state !== "idle")
+      throw new QueueStateError(`start() called on a queue that is ${this.#state}`);
     this.#state = "starting";
     const { schema, node } = this.options;
     const emit = this.emit.bind(this) as ProducerEmit;
@@ -140,9 +143,14 @@ export class Queue extends EventEmitter<QueueEvents> {
    * once nothing of this node is left executing. Calling it again returns the same promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    const graceMs = options.grace === undefined ? this.options.shutdownGrace : parseDuration(options.grace);
+    const graceMs =
+      options.grace === undefined ? this.options.shutdownGrace : parseDuration(options.grace);
     if (graceMs === undefined) {
-      return Promise.reject(new ConfigError(`stop: grace ${JSON.stringify(options.grace)} is not a duration`, { path: "grace" }));
+      return Promise.reject(
+        new ConfigError(`stop: grace ${JSON.stringify(options.grace)} is not a duration`, {
+          path: "grace",
+        }),
+      );
     }
     this.#stopping ??= this.#stop(graceMs);
     return this.#stopping;
@@ -163,7 +171,11 @@ export class Queue extends EventEmitter<QueueEvents> {
    * Inserts one job. Args are checked against the worker's schema first; with `tx` the job is
    * part of that transaction and exists only if it commits.
    */
-  async insert<Args>(worker: Worker<Args> | string, args: Args, options?: InsertOptions): Promise<Job<Args>> {
+  async insert<Args>(
+    worker: Worker<Args> | string,
+    args: Args,
+    options?: InsertOptions,
+  ): Promise<Job<Args>> {
     const [job] = await this.insertMany(worker, [args], options);
     return job as Job<Args>;
   }
@@ -174,11 +186,14 @@ export class Queue extends EventEmitter<QueueEvents> {
     argsList: readonly Args[],
     options?: InsertOptions,
   ): Promise<Job<Args>[]> {
-    if (this.#state === "stopped" && this.#ownsSql) throw new QueueStateError("insert after stop()");
+    if (this.#state === "stopped" && this.#ownsSql)
+      throw new QueueStateError("insert after stop()");
     if (!Array.isArray(argsList)) throw new InsertError("insertMany: args must be an array");
     const parsed = parseInsertOptions(options);
     const definition = this.#resolveWorker(worker);
-    const rows = argsList.map((args) => buildInsertRow(definition, args, parsed, this.options.maxArgsBytes));
+    const rows = argsList.map((args) =>
+      buildInsertRow(definition, args, parsed, this.options.maxArgsBytes),
+    );
     if (rows.length === 0) return [];
     const schema = this.schema;
     if (parsed.tx || rows.length <= insertChunk) {
@@ -198,7 +213,8 @@ export class Queue extends EventEmitter<QueueEvents> {
   /** One job by id, or null. */
   async getJob(id: string | number | bigint): Promise<Job | null> {
     const text = String(id);
-    if (!/^\d{1,19}$/.test(text)) throw new InsertError(`getJob: ${JSON.stringify(text)} is not a job id`);
+    if (!/^\d{1,19}$/.test(text))
+      throw new InsertError(`getJob: ${JSON.stringify(text)} is not a job id`);
     const [row] = await run(this.#sql, selectJob(this.schema, text));
     return row ? toJob(row) : null;
   }
@@ -206,7 +222,9 @@ export class Queue extends EventEmitter<QueueEvents> {
   #resolveWorker(worker: AnyWorker | string): AnyWorker | { name: string } {
     if (typeof worker === "string") return this.#workers.get(worker) ?? { name: worker };
     if (typeof worker !== "object" || worker === null || typeof worker.name !== "string") {
-      throw new InsertError("insert: the first argument must be a worker made by defineWorker() or a worker name");
+      throw new InsertError(
+        "insert: the first argument must be a worker made by defineWorker() or a worker name",
+      );
     }
     return worker as AnyWorker;
   }

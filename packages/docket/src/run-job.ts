@@ -3,7 +3,7 @@ import { JobTimeoutError } from "./errors.js";
 import { findNonJson } from "./json.js";
 import type { AckRow } from "./sql/jobs.js";
 import type { Job, JobError, JsonValue } from "./types.js";
-import { Cancel, Snooze, type AnyWorker } from "./worker.js";
+import { type AnyWorker, Cancel, Snooze } from "./worker.js";
 
 /** What happened in one attempt, before it is stored. */
 export type Outcome =
@@ -28,13 +28,19 @@ function describeError(job: Job, error: unknown): JobError {
     entry.error = `${error.name}: ${error.message}`;
     if (error.stack) entry.stack = error.stack;
   } else {
-    entry.error = typeof error === "string" ? error : JSON.stringify(error) ?? String(error);
+    entry.error = typeof error === "string" ? error : (JSON.stringify(error) ?? String(error));
   }
   return entry;
 }
 
-function failure(job: Job, worker: AnyWorker | undefined, error: unknown, discard = false): Outcome {
-  if (discard || job.attempt >= job.maxAttempts) return { kind: "error", error, state: "discarded", delayMs: 0 };
+function failure(
+  job: Job,
+  worker: AnyWorker | undefined,
+  error: unknown,
+  discard = false,
+): Outcome {
+  if (discard || job.attempt >= job.maxAttempts)
+    return { kind: "error", error, state: "discarded", delayMs: 0 };
   const seconds = backoffSeconds(job, worker?.backoff as ((job: Job) => number) | undefined);
   return { kind: "error", error, state: "retryable", delayMs: Math.round(seconds * 1000) };
 }
@@ -50,13 +56,19 @@ export async function runJob(
   node: string,
 ): Promise<Outcome> {
   if (!worker) {
-    return failure(job, worker, new Error(`worker "${job.worker}" is not registered on node ${node}`));
+    return failure(
+      job,
+      worker,
+      new Error(`worker "${job.worker}" is not registered on node ${node}`),
+    );
   }
   let performed: Job = job;
   if (worker.args) {
     const parsed = worker.args.safeParse(job.args);
     if (!parsed.success) {
-      const fields = parsed.error.issues.map((i) => `${i.path.join(".") || "(args)"}: ${i.message}`).join("; ");
+      const fields = parsed.error.issues
+        .map((i) => `${i.path.join(".") || "(args)"}: ${i.message}`)
+        .join("; ");
       const error = new Error(`stored args no longer fit worker "${worker.name}": ${fields}`);
       return failure(job, worker, error, true);
     }
@@ -86,11 +98,17 @@ export async function runJob(
     if (result instanceof Cancel) return { kind: "cancel", reason: result.reason };
     if (result !== undefined) {
       const problem = findNonJson(result, "result");
-      if (problem) return failure(job, worker, new Error(`perform returned a value JSON cannot hold: ${problem}`));
+      if (problem)
+        return failure(
+          job,
+          worker,
+          new Error(`perform returned a value JSON cannot hold: ${problem}`),
+        );
     }
     return { kind: "complete", result: result as JsonValue | undefined };
   } catch (error) {
-    if (controller.signal.aborted && controller.signal.reason instanceof ShutdownError) return { kind: "handback" };
+    if (controller.signal.aborted && controller.signal.reason instanceof ShutdownError)
+      return { kind: "handback" };
     return failure(job, worker, error);
   } finally {
     if (timer) clearTimeout(timer);

@@ -26,7 +26,10 @@ describe("graceful stop", () => {
       },
     });
     const queue = makeQueue({ queues: { s1: { limit: 2, prefetch: 4 } }, workers: [worker] });
-    await queue.insertMany(worker, Array.from({ length: 20 }, () => ({})));
+    await queue.insertMany(
+      worker,
+      Array.from({ length: 20 }, () => ({})),
+    );
     await queue.start();
     await waitFor(() => started === 2);
     await queue.stop({ grace: "5s" });
@@ -53,7 +56,9 @@ describe("graceful stop", () => {
     const queue = makeQueue({ queues: { s2: 3 }, workers: [worker] });
     await queue.insertMany(worker, [{}, {}, {}]);
     await queue.start();
-    await waitFor(async () => (await states("endless")).some((r) => r.state === "executing" && r.n === 3));
+    await waitFor(async () =>
+      (await states("endless")).some((r) => r.state === "executing" && r.n === 3),
+    );
     const before = Date.now();
     await queue.stop({ grace: "300ms" });
     expect(Date.now() - before).toBeLessThan(5_000);
@@ -65,7 +70,11 @@ describe("graceful stop", () => {
   });
 
   test("stop returns even if perform ignores its signal, and may be called twice", async () => {
-    const worker = defineWorker({ name: "deaf", queue: "s3", perform: () => new Promise(() => {}) });
+    const worker = defineWorker({
+      name: "deaf",
+      queue: "s3",
+      perform: () => new Promise(() => {}),
+    });
     const queue = makeQueue({ queues: { s3: 1 }, workers: [worker] });
     const job = await queue.insert(worker, {});
     await queue.start();
@@ -96,7 +105,10 @@ describe("graceful stop", () => {
       },
     });
     const queue = makeQueue({ queues: { s4: 5 }, workers: [worker] });
-    await queue.insertMany(worker, Array.from({ length: 50 }, (_, i) => ({ ms: (i % 5) * 150 })));
+    await queue.insertMany(
+      worker,
+      Array.from({ length: 50 }, (_, i) => ({ ms: (i % 5) * 150 })),
+    );
     await queue.start();
     await waitFor(async () => (await states("mixed")).some((r) => r.state === "completed"));
     await queue.stop({ grace: "250ms" });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type Duration, durationMs, parseDuration } from "./duration.js";
-import { zodToConfigError } from "./zod-errors.js";
 import type { Job, JsonValue } from "./types.js";
+import { zodToConfigError } from "./zod-errors.js";
 
 /** What `perform` receives beside the job. */
 export interface PerformContext {
@@ -119,7 +119,9 @@ const workerOptionsSchema = z
     tags: z.array(z.string().min(1).max(255)).max(100).default([]),
     timeout: durationMs({ min: 1 }).optional(),
     unique: z.unknown().optional(),
-    backoff: z.custom<(job: Job) => number>((v) => typeof v === "function", "must be a function").optional(),
+    backoff: z
+      .custom<(job: Job) => number>((v) => typeof v === "function", "must be a function")
+      .optional(),
     perform: z.custom<Worker["perform"]>((v) => typeof v === "function", "must be a function"),
   })
   .strict();
@@ -139,7 +141,9 @@ const workerOptionsSchema = z
  * });
  * ```
  */
-export function defineWorker<Args = Record<string, unknown>>(options: WorkerOptions<Args>): Worker<Args> {
+export function defineWorker<Args = Record<string, unknown>>(
+  options: WorkerOptions<Args>,
+): Worker<Args> {
   const parsed = workerOptionsSchema.safeParse(options);
   if (!parsed.success) {
     const name = typeof options?.name === "string" ? ` "${options.name}"` : "";

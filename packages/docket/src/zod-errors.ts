@@ -29,7 +29,9 @@ export function closest(key: string, known: readonly string[]): string | undefin
       bestScore = score;
     }
   }
-  return best !== undefined && bestScore <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+  return best !== undefined && bestScore <= Math.max(2, Math.floor(key.length / 3))
+    ? best
+    : undefined;
 }
 
 type AnySchema = z.ZodType & { _zod: { def: Record<string, unknown> } };
@@ -79,13 +81,18 @@ function flattenUnions(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] 
       out.push(issue);
       continue;
     }
-    const depth = (branch: readonly z.core.$ZodIssue[]) => Math.max(...branch.map((i) => i.path.length));
+    const depth = (branch: readonly z.core.$ZodIssue[]) =>
+      Math.max(...branch.map((i) => i.path.length));
     const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
     if (depth(best) === 0) {
       out.push(issue);
       continue;
     }
-    out.push(...flattenUnions(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue)));
+    out.push(
+      ...flattenUnions(
+        best.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue),
+      ),
+    );
   }
   return out;
 }
@@ -94,7 +101,11 @@ function flattenUnions(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] 
  * Turns a zod error into a {@link ConfigError} that names the option, says what was expected,
  * and suggests the intended key for an unknown one.
  */
-export function zodToConfigError(error: z.ZodError, prefix: string, schema?: z.ZodType): ConfigError {
+export function zodToConfigError(
+  error: z.ZodError,
+  prefix: string,
+  schema?: z.ZodType,
+): ConfigError {
   const messages: string[] = [];
   let firstPath: string | undefined;
   for (const issue of flattenUnions(error.issues)) {
