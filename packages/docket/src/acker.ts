@@ -85,12 +85,12 @@ export class Acker {
         return;
       } catch (error) {
         this.#options.onError(error);
-        if (!isRetryableDatabaseError(error) || attempt >= 50) {
+        if (!isRetryableDatabaseError(error) || attempt >= 600) {
           // The jobs stay executing; the lifeline will hand them to another attempt.
           for (const p of batch) p.done(null);
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** attempt)));
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
       }
     }
   }

@@ -1,0 +1,29 @@
+import postgres, { type Sql } from "postgres";
+
+/**
+ * docket's own connection pool, made from a URL. Notices are silenced (docket writes nothing to
+ * the console) and connections are labelled `docket` in `pg_stat_activity`.
+ */
+export function createPool(url: string, max: number): Sql {
+  return postgres(url, {
+    max,
+    onnotice: () => {},
+    connection: { application_name: "docket" },
+  });
+}
+
+const settled = new WeakSet<Sql>();
+
+/**
+ * postgres.js fetches the server's array types on every new connection, in a promise nobody
+ * awaits: when the server goes away during that fetch (a restart, a failover) the rejection is
+ * unhandled and takes the whole process down. The types are the same for the life of the
+ * server, so once a first query has loaded them into the pool's shared parsers, later
+ * connections skip the fetch. Only for pools docket made itself; a caller's `sql` is left as is.
+ */
+export async function settleArrayTypes(sql: Sql): Promise<void> {
+  if (settled.has(sql)) return;
+  await sql`SELECT 1`;
+  (sql.options as { fetch_types: boolean }).fetch_types = false;
+  settled.add(sql);
+}
