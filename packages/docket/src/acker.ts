@@ -40,6 +40,14 @@ export class Acker {
     return this.#pending.length;
   }
 
+  /**
+   * True while outcomes pile up faster than they are stored (the database is slow or away):
+   * producers then stop claiming jobs, so a node does not run work it cannot record.
+   */
+  get backlogged(): boolean {
+    return this.#pending.length >= this.#options.batchSize * 2;
+  }
+
   /** Queues one outcome; `done` runs once it is stored. */
   push(row: AckRow, done: Pending["done"]): void {
     this.#pending.push({ row, done });

@@ -117,7 +117,7 @@ export class Producer {
         this.#again = false;
         if (Date.now() < this.#backoffUntil) break;
         const free = this.#limit.concurrency + this.#options.prefetch - this.#claimed.size;
-        if (free <= 0 || this.#stopping || this.#paused) break;
+        if (free <= 0 || this.#stopping || this.#paused || this.#options.acker.backlogged) break;
         const { executor, schema, queue, node } = this.#options;
         const rows = await run(executor, fetchJobs(schema, queue, free, node));
         rows.sort(

@@ -1,20 +1,44 @@
 import { EventEmitter } from "node:events";
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { Acker } from "./acker.js";
+import * as admin from "./admin.js";
+import {
+  CleanupRegistry,
+  type CleanupTargetSummary,
+  type RunCleanupOptions,
+} from "./cleanup-registry.js";
+import type { CleanupResult } from "./cleanup-run.js";
+import { type CleanupTarget, isCleanupTarget } from "./cleanup-target.js";
+import { loadConfig } from "./config/load-config.js";
+import { createPool, settleArrayTypes } from "./connection.js";
+import {
+  type ControlContext,
+  ControlListener,
+  controlQueue,
+  type QueueCheck,
+  type QueueControlOptions,
+} from "./control.js";
+import { Cron } from "./cron.js";
+import { resolveCronEntries } from "./cron-options.js";
 import { type Duration, parseDuration } from "./duration.js";
 import { ConfigError, InsertError, QueueStateError } from "./errors.js";
 import type { QueueEvents } from "./events.js";
 import { buildInsertRow, type InsertOptions, parseInsertOptions } from "./insert.js";
+import { type QueueInternals, queueInternals } from "./internals.js";
 import { toJob } from "./job-row.js";
 import { type Logger, silentLogger } from "./logger.js";
+import { Maintenance } from "./maintenance.js";
 import { type MigrationStatus, Migrator } from "./migrator.js";
 import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./options.js";
+import type { Plugin } from "./plugin.js";
 import { Producer } from "./producer.js";
 import { run } from "./sql/executor.js";
 import { insertChannel, insertJobs, selectJob } from "./sql/jobs.js";
-import { Stager } from "./stager.js";
+import { performInline } from "./testing/perform-job.js";
 import type { Job } from "./types.js";
-import type { AnyWorker, Worker } from "./worker.js";
+import { resolveUnique } from "./unique.js";
+import { insertUnique } from "./unique-insert.js";
+import { type AnyWorker, nameSchema, type Worker } from "./worker.js";
 
 const insertChunk = 5_000;
 
@@ -46,12 +70,17 @@ export class Queue extends EventEmitter<QueueEvents> {
   #acker: Acker | undefined;
   #state: "idle" | "starting" | "started" | "stopping" | "stopped" = "idle";
   #stopping: Promise<void> | undefined;
-  #stageTimer: NodeJS.Timeout | undefined;
+  readonly #maintenance: Maintenance;
+  readonly #cleanup: CleanupRegistry;
   #unlisten: (() => Promise<void>) | undefined;
+  #control: ControlListener | undefined;
 
   constructor(options: QueueOptions) {
     super();
-    this.options = parseQueueOptions(options);
+    const parsed = parseQueueOptions(options);
+    this.#cleanup = new CleanupRegistry(parsed.cleanup);
+    // A node that runs queues also runs those of its scheduled cleanup targets.
+    this.options = this.#cleanup.withScheduledQueues(parsed);
     this.#logger = this.options.logger ?? silentLogger;
     for (const worker of this.options.workers) {
       if (this.#workers.has(worker.name)) {
@@ -61,16 +90,59 @@ export class Queue extends EventEmitter<QueueEvents> {
       }
       this.#workers.set(worker.name, worker);
     }
+    const runtime = { sql: () => this.#sql, options: this.options, logger: this.#logger };
+    for (const worker of this.#cleanup.workers(runtime)) {
+      if (this.#workers.has(worker.name)) {
+        throw new ConfigError(
+          `workers: "${worker.name}" is the name of a cleanup target's worker`,
+          {
+            path: "workers",
+          },
+        );
+      }
+      this.#workers.set(worker.name, worker);
+    }
+    const cronEntries = resolveCronEntries(
+      this.options.cron,
+      this.#workers,
+      this.#cleanup.cronEntries(),
+      this.options.maxArgsBytes,
+    );
+    const cron = new Cron(cronEntries, (worker, args, insertOptions) =>
+      this.insert(worker, args, insertOptions),
+    );
     const { connection } = this.options;
     this.#ownsSql = typeof connection === "string";
     this.#sql =
-      typeof connection === "string"
-        ? postgres(connection, {
-            max: this.options.poolSize,
-            onnotice: () => {},
-            connection: { application_name: "docket" },
-          })
-        : connection;
+      typeof connection === "string" ? createPool(connection, this.options.poolSize) : connection;
+    this.#maintenance = new Maintenance({
+      executor: this.#sql,
+      options: this.options,
+      pruner: options.pruner,
+      lifeline: options.lifeline,
+      builtIns: [cron],
+      logger: this.#logger,
+      queues: () =>
+        [...this.#producers.values()].map((p) => ({ queue: p.queue, concurrency: p.limit })),
+      emit: this.emit.bind(this) as ProducerEmit,
+    });
+  }
+
+  /**
+   * A queue configured by a `docket.toml`, the environment and `overrides`, in that order of
+   * precedence (see docs/configuration.md). Reads the file and the environment when called.
+   *
+   * @example
+   * ```ts
+   * const queue = await Queue.fromConfig("docket.toml", { workers: [sendEmail] });
+   * ```
+   */
+  static async fromConfig(
+    path = "docket.toml",
+    overrides: Partial<QueueOptions> = {},
+  ): Promise<Queue> {
+    const { options } = await loadConfig(path, { overrides });
+    return new Queue(options);
   }
 
   /** This node's name, stored in `attempted_by` on the jobs it runs. */
@@ -83,8 +155,22 @@ export class Queue extends EventEmitter<QueueEvents> {
     return this.options.schema;
   }
 
+  /**
+   * Whether this node leads now: the leader runs the pruner, lifeline, stager and cron. Follow
+   * changes with the `leader:change` event.
+   */
+  get isLeader(): boolean {
+    return this.#maintenance.isLeader;
+  }
+
+  /** This node's plugins: the built-in pruner and lifeline (unless turned off), then `plugins`. */
+  get plugins(): readonly Plugin[] {
+    return this.#maintenance.plugins;
+  }
+
   /** Applies pending migrations. Safe to call from many processes at once. */
   async migrate(): Promise<MigrationStatus[]> {
+    await this.#settle();
     return new Migrator(this.#sql, this.schema).up();
   }
 
@@ -92,6 +178,14 @@ export class Queue extends EventEmitter<QueueEvents> {
   async start(): Promise<void> {
     if (this.#state !== "idle")
       throw new QueueStateError(`start() called on a queue that is ${this.#state}`);
+    await this.#settle();
+    if (this.options.testing !== "disabled") {
+      // Testing modes run nothing: jobs ran at insert (inline) or wait for drainQueue (manual).
+      this.#state = "started";
+      return;
+    }
+    // Cleanup targets' tables and columns, before anything runs.
+    await this.#cleanup.check(this.#sql);
     this.#state = "starting";
     const { schema, node } = this.options;
     const emit = this.emit.bind(this) as ProducerEmit;
@@ -131,8 +225,16 @@ export class Queue extends EventEmitter<QueueEvents> {
       );
       this.#unlisten = listener.unlisten;
     }
+    // Heartbeat rows first: the lifeline rescues jobs whose producer has no row.
+    await this.#maintenance.start();
+    if (this.#producers.size > 0) {
+      // Paused and scaled queues (queues table, control channel) before the first fetch.
+      this.#control = new ControlListener(this.#controlContext, (e) =>
+        this.#reportError(e, "control"),
+      );
+      await this.#control.start();
+    }
     for (const producer of this.#producers.values()) producer.start();
-    this.#startStager();
     this.#state = "started";
     this.#logger.info("docket started", { node, queues: [...this.#producers.keys()] });
   }
@@ -158,10 +260,13 @@ export class Queue extends EventEmitter<QueueEvents> {
 
   async #stop(graceMs: number): Promise<void> {
     this.#state = "stopping";
-    if (this.#stageTimer) clearTimeout(this.#stageTimer);
+    const resigned = this.#maintenance.resign(); // leadership is given up at once
     await this.#unlisten?.().catch((error: unknown) => this.#reportError(error, "listener"));
+    await this.#control?.stop().catch((error: unknown) => this.#reportError(error, "control"));
     await Promise.all([...this.#producers.values()].map((p) => p.stop(graceMs)));
     await this.#acker?.flush();
+    await resigned;
+    await this.#maintenance.stopHeartbeat();
     if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
     this.#state = "stopped";
     this.#logger.info("docket stopped", { node: this.node });
@@ -172,7 +277,7 @@ export class Queue extends EventEmitter<QueueEvents> {
    * part of that transaction and exists only if it commits.
    */
   async insert<Args>(
-    worker: Worker<Args> | string,
+    worker: Worker<Args> | CleanupTarget | string,
     args: Args,
     options?: InsertOptions,
   ): Promise<Job<Args>> {
@@ -182,19 +287,34 @@ export class Queue extends EventEmitter<QueueEvents> {
 
   /** Inserts many jobs of one worker in one statement per few thousand jobs, all or none. */
   async insertMany<Args>(
-    worker: Worker<Args> | string,
+    worker: Worker<Args> | CleanupTarget | string,
     argsList: readonly Args[],
     options?: InsertOptions,
   ): Promise<Job<Args>[]> {
     if (this.#state === "stopped" && this.#ownsSql)
       throw new QueueStateError("insert after stop()");
     if (!Array.isArray(argsList)) throw new InsertError("insertMany: args must be an array");
+    if (this.options.testing !== "inline") await this.#settle(); // inline never connects
     const parsed = parseInsertOptions(options);
     const definition = this.#resolveWorker(worker);
     const rows = argsList.map((args) =>
       buildInsertRow(definition, args, parsed, this.options.maxArgsBytes),
     );
     if (rows.length === 0) return [];
+    if (this.options.testing === "inline") {
+      return (await performInline(
+        "perform" in definition ? definition : undefined,
+        rows,
+      )) as Job<Args>[];
+    }
+    const unique = resolveUnique(
+      "unique" in definition ? definition.unique : undefined,
+      parsed.unique,
+    );
+    if (unique) {
+      const target = { tx: parsed.tx, pool: this.#sql, schema: this.schema, chunk: insertChunk };
+      return (await insertUnique(target, rows, unique)) as Job<Args>[];
+    }
     const schema = this.schema;
     if (parsed.tx || rows.length <= insertChunk) {
       const result = await run(parsed.tx ?? this.#sql, insertJobs(schema, rows));
@@ -219,8 +339,168 @@ export class Queue extends EventEmitter<QueueEvents> {
     return row ? toJob(row) : null;
   }
 
-  #resolveWorker(worker: AnyWorker | string): AnyWorker | { name: string } {
-    if (typeof worker === "string") return this.#workers.get(worker) ?? { name: worker };
+  /**
+   * A page of jobs matching a filter, in id order; pass `next` as `after` for the next page.
+   *
+   * @example
+   * ```ts
+   * const { jobs, next } = await queue.listJobs({ state: "retryable", queue: "mailers", limit: 50 });
+   * ```
+   */
+  listJobs(options?: admin.ListJobsOptions): Promise<admin.JobPage> {
+    return admin.listJobs(this.#sql, this.schema, options);
+  }
+
+  /**
+   * Cancels a job that has not finished; if it is executing, its signal aborts on whichever
+   * node runs it. Returns the cancelled job, or null if it had finished already; throws
+   * `JobNotFoundError` for a missing job.
+   */
+  cancelJob(id: admin.JobId): Promise<Job | null> {
+    return admin.cancelJob(this.#sql, this.schema, id);
+  }
+
+  /** Cancels the matching jobs that have not finished; returns those it cancelled. */
+  cancelJobs(filter: admin.BulkOptions): Promise<Job[]> {
+    return admin.cancelJobs(this.#sql, this.schema, filter);
+  }
+
+  /**
+   * Makes a scheduled, retryable or finished job available now (with one more attempt if it
+   * had none left). Returns it, or null if it is available or executing already.
+   */
+  retryJob(id: admin.JobId): Promise<Job | null> {
+    return admin.retryJob(this.#sql, this.schema, id);
+  }
+
+  /** Retries the matching scheduled, retryable and finished jobs; returns those it retried. */
+  retryJobs(filter: admin.BulkOptions): Promise<Job[]> {
+    return admin.retryJobs(this.#sql, this.schema, filter);
+  }
+
+  /** Deletes a job that is not executing; returns it as it was, or null if it is executing. */
+  deleteJob(id: admin.JobId): Promise<Job | null> {
+    return admin.deleteJob(this.#sql, this.schema, id);
+  }
+
+  /** Deletes the matching jobs that are not executing; returns them as they were. */
+  deleteJobs(filter: admin.BulkOptions): Promise<Job[]> {
+    return admin.deleteJobs(this.#sql, this.schema, filter);
+  }
+
+  /**
+   * Moves a job that has not started to a new time: `{ scheduledAt: date }` or
+   * `{ scheduleIn: "10m" }`. Returns it, or null if it is executing or finished.
+   */
+  rescheduleJob(id: admin.JobId, to: admin.RescheduleTo): Promise<Job | null> {
+    return admin.rescheduleJob(this.#sql, this.schema, id, to);
+  }
+
+  /**
+   * Pauses a queue on every node, now and after restarts, or on one node with `{ node }`.
+   * Running jobs finish; nothing new starts until `resumeQueue`.
+   *
+   * @example
+   * ```ts
+   * await queue.pauseQueue("mailers");
+   * ```
+   */
+  pauseQueue(name: string, options: QueueControlOptions = {}): Promise<void> {
+    return controlQueue(this.#controlContext, { action: "pause", queue: name, node: options.node });
+  }
+
+  /** Resumes a paused queue on every node, or on one node with `{ node }`. */
+  resumeQueue(name: string, options: QueueControlOptions = {}): Promise<void> {
+    return controlQueue(this.#controlContext, {
+      action: "resume",
+      queue: name,
+      node: options.node,
+    });
+  }
+
+  /**
+   * Sets how many jobs of a queue run at once on each node (every node, kept across restarts,
+   * unless `{ node }` is given); `null` returns every node to its configured limit.
+   */
+  scaleQueue(name: string, limit: number | null, options: QueueControlOptions = {}): Promise<void> {
+    return controlQueue(this.#controlContext, {
+      action: "scale",
+      queue: name,
+      limit,
+      node: options.node,
+    });
+  }
+
+  /**
+   * This node's view of one of its queues (null if it does not run it): whether it is paused,
+   * its limit, and the jobs it holds (running or waiting for a slot).
+   */
+  checkQueue(name: string): QueueCheck | null {
+    const producer = this.#producers.get(name);
+    if (!producer) return null;
+    return {
+      queue: name,
+      paused: producer.paused,
+      limit: producer.limit,
+      running: producer.claimed,
+    };
+  }
+
+  /** The cleanup targets of this queue, built-in ones first (`docket cleanup --list`). */
+  cleanupTargets(): CleanupTargetSummary[] {
+    return this.#cleanup.list();
+  }
+
+  /**
+   * Runs a cleanup target now, in this process rather than as a job, under the target's
+   * advisory lock: while another run of it works anywhere, this one throws CleanupLockedError
+   * (after waiting up to `wait`). No `start()` needed. Errors of the run come back in the result.
+   *
+   * @example
+   * ```ts
+   * const result = await queue.runCleanup("DeploymentLogRecord", { timeout: "10m" });
+   * if (!result.success) console.warn(result);
+   * ```
+   */
+  runCleanup(
+    target: string | CleanupTarget,
+    options: RunCleanupOptions = {},
+  ): Promise<CleanupResult> {
+    const name = typeof target === "string" ? target : target.name;
+    const runtime = {
+      sql: this.#sql,
+      schema: this.schema,
+      options: this.options,
+      logger: this.#logger,
+    };
+    return this.#settle().then(() => this.#cleanup.runNow(name, runtime, options));
+  }
+
+  /** For `docket/testing`; not part of the API. */
+  [queueInternals](): QueueInternals {
+    return { sql: this.#sql, workers: this.#workers };
+  }
+
+  get #controlContext(): ControlContext {
+    const { schema, node, queues } = this.options;
+    return { sql: this.#sql, schema, node, producers: this.#producers, configured: queues };
+  }
+
+  #resolveWorker(worker: AnyWorker | CleanupTarget | string): AnyWorker | { name: string } {
+    if (isCleanupTarget(worker)) {
+      return this.#workers.get(worker.worker) ?? { name: worker.worker, queue: worker.queue };
+    }
+    if (typeof worker === "string") {
+      const known = this.#workers.get(worker);
+      if (known) return known;
+      const name = nameSchema.safeParse(worker);
+      if (!name.success) {
+        throw new InsertError(
+          `insert: worker name ${JSON.stringify(worker)} ${name.error.issues[0]?.message}`,
+        );
+      }
+      return { name: worker };
+    }
     if (typeof worker !== "object" || worker === null || typeof worker.name !== "string") {
       throw new InsertError(
         "insert: the first argument must be a worker made by defineWorker() or a worker name",
@@ -229,20 +509,9 @@ export class Queue extends EventEmitter<QueueEvents> {
     return worker as AnyWorker;
   }
 
-  #startStager(): void {
-    if (this.#producers.size === 0) return;
-    const stager = new Stager(this.#sql, this.schema);
-    const tick = async () => {
-      try {
-        await stager.runOnce();
-      } catch (error) {
-        this.#reportError(error, "stager");
-      }
-      if (this.#state === "started" || this.#state === "starting") {
-        this.#stageTimer = setTimeout(tick, this.options.stageInterval);
-      }
-    };
-    this.#stageTimer = setTimeout(tick, 0);
+  /** See {@link settleArrayTypes}: after the first query, reconnects skip a risky type fetch. */
+  async #settle(): Promise<void> {
+    if (this.#ownsSql) await settleArrayTypes(this.#sql);
   }
 
   #reportError(error: unknown, source: string): void {
