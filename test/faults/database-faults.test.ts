@@ -29,7 +29,11 @@ afterAll(async () => {
 
 async function insert(count: number): Promise<void> {
   const queue = new Queue({ connection: server.adminUrl, poolSize: 2 });
-  await queue.insertMany("ledger.work", Array.from({ length: count }, (_, n) => ({ n })), { queue: "faults" });
+  await queue.insertMany(
+    "ledger.work",
+    Array.from({ length: count }, (_, n) => ({ n })),
+    { queue: "faults" },
+  );
   await queue.stop();
 }
 
@@ -59,7 +63,9 @@ describe("database faults", () => {
     expect(await neverRan(sql)).toBe(0);
     // The outage surfaced as events rather than crashes.
     expect(summaries.reduce((n, s) => n + s.errors + s.ledgerErrors, 0)).toBeGreaterThan(0);
-    console.log(`[faults] postgres restart: all 6000 jobs completed ${recoveredMs} ms after the stop (2 s outage)`);
+    console.log(
+      `[faults] postgres restart: all 6000 jobs completed ${recoveredMs} ms after the stop (2 s outage)`,
+    );
   }, 240_000);
 
   test("docket's backends terminated, LISTEN included: work resumes and notifications come back", async () => {
@@ -80,12 +86,15 @@ describe("database faults", () => {
     expect(terminated).toBeGreaterThan(0);
     await allCompleted(4_000);
     // Give the listeners a moment to be back, then a fresh job must start through NOTIFY.
-    const [listening] = await waitFor(async () => {
-      const rows = await sql<{ n: number }[]>`
+    const [listening] = await waitFor(
+      async () => {
+        const rows = await sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE application_name = 'docket' AND query ILIKE 'listen%'`;
-      return (rows[0]?.n ?? 0) >= 2 && rows;
-    }, { timeoutMs: 30_000, what: "both nodes to LISTEN again" });
+        return (rows[0]?.n ?? 0) >= 2 && rows;
+      },
+      { timeoutMs: 30_000, what: "both nodes to LISTEN again" },
+    );
     expect(listening?.n).toBeGreaterThanOrEqual(2);
     await insert(1);
     await waitFor(async () => ((await jobCounts(sql)).completed ?? 0) === 4_001, {

@@ -5,7 +5,13 @@ import { afterAll, expect, test } from "vitest";
 import { Queue } from "../../packages/docket/src/index.js";
 import { useTestDatabase } from "../support/database.js";
 import { waitFor } from "../support/wait.js";
-import { fastMaintenance, killNode, type NodeProcess, startNode, stopNode } from "./support/cluster.js";
+import {
+  fastMaintenance,
+  killNode,
+  type NodeProcess,
+  startNode,
+  stopNode,
+} from "./support/cluster.js";
 import { createLedger, duplicates, jobCounts, neverRan } from "./support/ledger.js";
 
 const db = useTestDatabase();
@@ -19,7 +25,11 @@ afterAll(async () => {
 test(`${total} jobs on 3 nodes, one SIGKILLed every few seconds: none lost, duplicates only from killed nodes`, async () => {
   await createLedger(db.sql);
   const inserter = new Queue({ connection: db.url, poolSize: 2 });
-  await inserter.insertMany("ledger.work", Array.from({ length: total }, (_, n) => ({ n })), { queue: "faults" });
+  await inserter.insertMany(
+    "ledger.work",
+    Array.from({ length: total }, (_, n) => ({ n })),
+    { queue: "faults" },
+  );
   await inserter.stop();
 
   let incarnation = 0;
@@ -53,7 +63,11 @@ test(`${total} jobs on 3 nodes, one SIGKILLed every few seconds: none lost, dupl
               SELECT count(*)::int AS n FROM docket.jobs WHERE id = ANY(${ids}::bigint[]) AND state <> 'completed'`;
             return row?.n === 0;
           },
-          { timeoutMs: 60_000, intervalMs: 100, what: `jobs of ${victim.name} to be rescued and completed` },
+          {
+            timeoutMs: 60_000,
+            intervalMs: 100,
+            what: `jobs of ${victim.name} to be rescued and completed`,
+          },
         ).then(() => {
           rescueTimes.push(Date.now() - killedAt);
         }),
@@ -80,5 +94,6 @@ test(`${total} jobs on 3 nodes, one SIGKILLed every few seconds: none lost, dupl
       `rescue+completion times ms: ${JSON.stringify(rescueTimes)}`,
   );
   // Orphans come back within heartbeat timeout + lifeline interval (+ the time to run them).
-  for (const ms of rescueTimes) expect(ms).toBeLessThan(heartbeatTimeout + lifelineInterval + 10_000);
+  for (const ms of rescueTimes)
+    expect(ms).toBeLessThan(heartbeatTimeout + lifelineInterval + 10_000);
 }, 300_000);

@@ -41,8 +41,19 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startEmbeddedServer}. */
+export interface EmbeddedServerOptions {
+  /**
+   * Server settings as `-c name=value` pairs, in place of {@link fastFlags}; the benchmarks
+   * (bench/) keep durability on this way.
+   */
+  flags?: string[];
+}
+
 /** Starts a fresh server on a free port, with its data in a new temporary directory. */
-export async function startEmbeddedServer(): Promise<EmbeddedServer> {
+export async function startEmbeddedServer(
+  options: EmbeddedServerOptions = {},
+): Promise<EmbeddedServer> {
   const emitter: NodeJS.EventEmitter = process; // untyped view: one loop over all event names
   const before = new Map(exitHookEvents.map((event) => [event, emitter.listeners(event)]));
   const removeExitHooks = () => {
@@ -76,7 +87,13 @@ export async function startEmbeddedServer(): Promise<EmbeddedServer> {
       // hand it the data directory (and create that user if it is missing).
       createPostgresUser: process.getuid?.() === 0,
       // No Unix socket: its default directory may not exist or be writable here.
-      postgresFlags: [...fastFlags, "-c", "unix_socket_directories=", "-c", "max_connections=200"],
+      postgresFlags: [
+        ...(options.flags ?? fastFlags),
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+      ],
       onLog: log,
       onError: log,
     });

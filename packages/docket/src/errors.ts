@@ -65,10 +65,51 @@ export class JobNotFoundError extends DocketError {
   }
 }
 
+/**
+ * The reason a running job's signal aborts when the job is cancelled (`queue.cancelJob`), on
+ * whichever node runs it.
+ */
+export class JobCancelledError extends DocketError {
+  readonly jobId: string;
+
+  constructor(jobId: string) {
+    super("JOB_CANCELLED", `job ${jobId} was cancelled`);
+    this.jobId = jobId;
+  }
+}
+
 /** A job's `perform` ran past its worker's timeout. */
 export class JobTimeoutError extends DocketError {
   constructor(worker: string, timeoutMs: number) {
     super("JOB_TIMEOUT", `job of worker "${worker}" timed out after ${timeoutMs}ms`);
+  }
+}
+
+/** Another run of the cleanup target holds its advisory lock (another process, or the schedule). */
+export class CleanupLockedError extends DocketError {
+  /** The target's name. */
+  readonly target: string;
+
+  constructor(target: string) {
+    super(
+      "CLEANUP_LOCKED",
+      `cleanup target ${target} is already running elsewhere (its advisory lock is held)`,
+    );
+    this.target = target;
+  }
+}
+
+/** A cleanup target was named that the queue does not know. */
+export class CleanupTargetNotFoundError extends DocketError {
+  /** The name asked for. */
+  readonly target: string;
+
+  constructor(target: string, known: readonly string[]) {
+    super(
+      "CLEANUP_TARGET_NOT_FOUND",
+      `no cleanup target named ${target}; known targets: ${known.join(", ") || "none"}`,
+    );
+    this.target = target;
   }
 }
 

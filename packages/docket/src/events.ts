@@ -1,3 +1,6 @@
+import type { CronInsertion } from "./cron.js";
+import type { RescueResult } from "./lifeline.js";
+import type { PruneResult } from "./pruner.js";
 import type { Job, JsonValue } from "./types.js";
 
 /** Timing common to the events of one attempt. */
@@ -28,4 +31,12 @@ export interface QueueEvents {
   "job:cancel": [{ job: Job; reason: string } & AttemptTiming];
   /** Something went wrong outside a job (a lost connection, a failed fetch); docket carries on. */
   "queue:error": [{ error: unknown; source: string }];
+  /** This node gained (`isLeader: true`) or lost the leadership. */
+  "leader:change": [{ isLeader: boolean; node: string }];
+  /** A pruner run ended (on the leader), whether or not it deleted anything. */
+  "maintenance:prune": [PruneResult & { durationMs: number }];
+  /** A lifeline run ended (on the leader), whether or not it rescued anything. */
+  "maintenance:rescue": [RescueResult & { durationMs: number }];
+  /** The leader inserted the job of a cron entry's slot (`missed`: earlier slots skipped). */
+  "cron:insert": [CronInsertion];
 }

@@ -5,6 +5,7 @@ import { findNonJson } from "./json.js";
 import type { Executor } from "./sql/executor.js";
 import { isExecutor } from "./sql/executor.js";
 import type { InsertRow } from "./sql/jobs.js";
+import { type UniqueOptions, uniqueOverrideSchema } from "./unique.js";
 import { type AnyWorker, nameSchema } from "./worker.js";
 import { zodToConfigError } from "./zod-errors.js";
 
@@ -21,6 +22,8 @@ export interface InsertOptions {
   meta?: Record<string, unknown>;
   /** Insert inside this transaction: a postgres.js `sql.begin` one or a Kysely one. */
   tx?: Executor;
+  /** Laid over the worker's unique options; `false` inserts without uniqueness. */
+  unique?: UniqueOptions | false;
 }
 
 const insertOptionsSchema = z
@@ -36,6 +39,7 @@ const insertOptionsSchema = z
     tags: z.array(z.string().min(1).max(255)).max(100).optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
     tx: z.custom<Executor>(isExecutor, "must be a postgres.js or Kysely transaction").optional(),
+    unique: z.union([z.literal(false), uniqueOverrideSchema]).optional(),
   })
   .strict()
   .refine((o) => o.scheduleIn === undefined || o.scheduledAt === undefined, {

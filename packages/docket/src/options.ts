@@ -2,9 +2,12 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Sql } from "postgres";
 import { z } from "zod";
+import { cleanupOptionSchema } from "./cleanup-options.js";
+import { cronOptionSchema } from "./cron-options.js";
 import { durationMs } from "./duration.js";
 import { checkIdentifier } from "./identifiers.js";
 import type { Logger } from "./logger.js";
+import { maintenanceOptionsShape } from "./maintenance-options.js";
 import { type AnyWorker, nameSchema, type Worker } from "./worker.js";
 import { zodToConfigError } from "./zod-errors.js";
 
@@ -20,7 +23,12 @@ const queueLimit = z.number().int().min(1).max(10_000);
 
 /** Options of one queue on this node. */
 const queueSchema = z.union([
-  queueLimit.transform((limit) => ({ limit, paused: false, pollInterval: undefined, prefetch: 0 })),
+  queueLimit.transform((limit) => ({
+    limit,
+    paused: false,
+    pollInterval: undefined,
+    prefetch: "auto" as const,
+  })),
   z
     .object({
       /** Jobs of this queue run at once on this node. */
@@ -29,8 +37,11 @@ const queueSchema = z.union([
       paused: z.boolean().default(false),
       /** Overrides the queue-wide poll interval. */
       pollInterval: durationMs({ min: 10 }).optional(),
-      /** Jobs claimed ahead of free slots, kept in a local buffer. */
-      prefetch: z.number().int().min(0).max(10_000).default(0),
+      /**
+       * Jobs claimed ahead of free slots, kept in a local buffer; "auto" sizes the buffer to
+       * about 100 ms of the queue's recent throughput (at most 50 per slot, 1,000 in all).
+       */
+      prefetch: z.union([z.literal("auto"), z.number().int().min(0).max(10_000)]).default("auto"),
     })
     .strict(),
 ]);
@@ -76,6 +87,17 @@ export const queueOptionsSchema = z
     maxArgsBytes: z.number().int().min(64).default(1_048_576),
     poolSize: z.number().int().min(2).max(1000).default(10),
     logger: loggerSchema.optional(),
+    /**
+     * Testing mode (see docs/testing.md): "inline" performs each job at insert, without the
+     * database; "manual" inserts jobs but `start()` runs nothing; "disabled" is normal running.
+     */
+    testing: z.enum(["disabled", "inline", "manual"]).default("disabled"),
+    // Leader election, heartbeats, pruner, lifeline and plugins (see maintenance-options.ts).
+    ...maintenanceOptionsShape,
+    // Cron entries (cron-options.ts) and cleanup targets with their settings by name, from
+    // `[cleanup.<Target>]` in docket.toml and CLEANUP_<TARGET>_CRON / _TIMEOUT (cleanup-options.ts).
+    cron: cronOptionSchema,
+    cleanup: cleanupOptionSchema,
   })
   .strict();
 

@@ -178,12 +178,12 @@ export class Queue extends EventEmitter<QueueEvents> {
   async start(): Promise<void> {
     if (this.#state !== "idle")
       throw new QueueStateError(`start() called on a queue that is ${this.#state}`);
-    await this.#settle();
     if (this.options.testing !== "disabled") {
       // Testing modes run nothing: jobs ran at insert (inline) or wait for drainQueue (manual).
       this.#state = "started";
       return;
     }
+    await this.#settle();
     // Cleanup targets' tables and columns, before anything runs.
     await this.#cleanup.check(this.#sql);
     this.#state = "starting";

@@ -52,7 +52,7 @@ function failure(
 export async function runJob(
   job: Job,
   worker: AnyWorker | undefined,
-  controller: AbortController,
+  controller: Pick<AbortController, "signal" | "abort">,
   node: string,
 ): Promise<Outcome> {
   if (!worker) {
@@ -77,7 +77,12 @@ export async function runJob(
   let timer: NodeJS.Timeout | undefined;
   try {
     const perform = Promise.resolve().then(() =>
-      worker.perform(performed as Job<never>, { signal: controller.signal }),
+      // A getter: the signal is made only if perform looks at it (see LazyAbortController).
+      worker.perform(performed as Job<never>, {
+        get signal() {
+          return controller.signal;
+        },
+      }),
     );
     let result: unknown;
     if (worker.timeoutMs === undefined) {
@@ -117,15 +122,21 @@ export async function runJob(
 
 /** Turns an outcome into the row that stores it. */
 export function toAckRow(job: Job, outcome: Outcome): AckRow {
+  if (outcome.kind === "complete") {
+    // The common case, once per job: one object, no spread.
+    const meta = outcome.result === undefined ? {} : { result: outcome.result };
+    return {
+      id: job.id,
+      attempt: job.attempt,
+      state: "completed",
+      delay_ms: null,
+      refund: 0,
+      error: null,
+      meta,
+    };
+  }
   const base = { id: job.id, attempt: job.attempt, refund: 0 as const, error: null, meta: {} };
   switch (outcome.kind) {
-    case "complete":
-      return {
-        ...base,
-        state: "completed",
-        delay_ms: null,
-        meta: outcome.result === undefined ? {} : { result: outcome.result },
-      };
     case "error":
       return {
         ...base,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { type Duration, durationMs, parseDuration } from "./duration.js";
 import type { Job, JsonValue } from "./types.js";
+import { type ResolvedUniqueOptions, type UniqueOptions, uniqueOptionsSchema } from "./unique.js";
 import { zodToConfigError } from "./zod-errors.js";
 
 /** What `perform` receives beside the job. */
@@ -51,17 +52,7 @@ export function cancel(reason = "cancelled by worker"): Cancel {
 // biome-ignore lint/suspicious/noConfusingVoidType: a worker that returns nothing is normal
 export type PerformResult = JsonValue | undefined | void | Snooze | Cancel;
 
-/** Uniqueness of jobs (see docs/unique-jobs.md). */
-export interface UniqueOptions {
-  /** How long a job blocks its duplicates, from insertion; omit for as long as it is in `states`. */
-  period?: Duration;
-  /** Only these keys of `args` make a job distinct; all args when omitted. */
-  keys?: string[];
-  /** Which fields make a job distinct; default worker, queue and args. */
-  fields?: ("worker" | "queue" | "args" | "meta")[];
-  /** The states in which a job blocks its duplicates; default all but cancelled and discarded. */
-  states?: string[];
-}
+export type { UniqueOptions } from "./unique.js";
 
 /** The options of {@link defineWorker}. */
 export interface WorkerOptions<Args> {
@@ -93,7 +84,8 @@ export interface Worker<Args = Record<string, unknown>> {
   readonly priority: number;
   readonly tags: readonly string[];
   readonly timeoutMs: number | undefined;
-  readonly unique: UniqueOptions | undefined;
+  /** Unique options with defaults filled in (see docs/unique-jobs.md). */
+  readonly unique: ResolvedUniqueOptions | undefined;
   readonly backoff: ((job: Job<Args>) => number) | undefined;
   perform(job: Job<Args>, context: PerformContext): Promise<PerformResult> | PerformResult;
 }
@@ -118,7 +110,7 @@ const workerOptionsSchema = z
     priority: z.number().int().min(0).max(9).default(0),
     tags: z.array(z.string().min(1).max(255)).max(100).default([]),
     timeout: durationMs({ min: 1 }).optional(),
-    unique: z.unknown().optional(),
+    unique: uniqueOptionsSchema.optional(),
     backoff: z
       .custom<(job: Job) => number>((v) => typeof v === "function", "must be a function")
       .optional(),
@@ -158,7 +150,7 @@ export function defineWorker<Args = Record<string, unknown>>(
     priority: value.priority,
     tags: Object.freeze([...value.tags]),
     timeoutMs: value.timeout,
-    unique: value.unique as UniqueOptions | undefined,
+    unique: value.unique,
     backoff: value.backoff as Worker<Args>["backoff"],
     perform: value.perform as Worker<Args>["perform"],
   });

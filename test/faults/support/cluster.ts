@@ -23,7 +23,13 @@ export async function startNode(
   jobMs = 0,
 ): Promise<NodeProcess> {
   const child = spawn(process.execPath, [fixture], {
-    env: { ...process.env, DATABASE_URL: url, NODE_NAME: name, DOCKET_OPTIONS: JSON.stringify(options), JOB_MS: String(jobMs) },
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      NODE_NAME: name,
+      DOCKET_OPTIONS: JSON.stringify(options),
+      JOB_MS: String(jobMs),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
@@ -37,17 +43,25 @@ export async function startNode(
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-    void exited.then((code) => reject(new Error(`node ${name} exited (${code}) before it was ready:\n${output.join("")}`)));
+    void exited.then((code) =>
+      reject(new Error(`node ${name} exited (${code}) before it was ready:\n${output.join("")}`)),
+    );
   });
   return { name, child, output, exited };
 }
 
 /** Stops a node with SIGTERM and returns the summary it printed. */
-export async function stopNode(node: NodeProcess): Promise<{ errors: number; ledgerErrors: number }> {
+export async function stopNode(
+  node: NodeProcess,
+): Promise<{ errors: number; ledgerErrors: number }> {
   node.child.kill("SIGTERM");
   const code = await node.exited;
-  if (code !== 0) throw new Error(`node ${node.name} exited with ${code}:\n${node.output.join("")}`);
-  const line = node.output.join("").split("\n").find((l) => l.startsWith("{"));
+  if (code !== 0)
+    throw new Error(`node ${node.name} exited with ${code}:\n${node.output.join("")}`);
+  const line = node.output
+    .join("")
+    .split("\n")
+    .find((l) => l.startsWith("{"));
   return JSON.parse(line ?? "{}");
 }
 

@@ -121,7 +121,11 @@ export function ackJobs(schema: string, node: string, rows: AckRow[]) {
   const jobs = sql.id(schema, "jobs");
   const state = sql.id(schema, "job_state");
   return sql<{ id: string; state: JobState }>`
-    WITH acked AS (
+    WITH x AS MATERIALIZED (
+      SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS x(
+        id bigint, attempt integer, state ${state}, delay_ms double precision, refund integer,
+        error jsonb, meta jsonb)
+    ), acked AS (
       UPDATE ${jobs} AS j SET
         state = x.state,
         completed_at = CASE WHEN x.state = 'completed' THEN now() ELSE j.completed_at END,
@@ -133,11 +137,14 @@ export function ackJobs(schema: string, node: string, rows: AckRow[]) {
         attempt = j.attempt - x.refund,
         errors = CASE WHEN x.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(x.error) END,
         meta = j.meta || x.meta
-      FROM jsonb_to_recordset(${rows}::jsonb) AS x(
-        id bigint, attempt integer, state ${state}, delay_ms double precision, refund integer,
-        error jsonb, meta jsonb)
-      WHERE j.id = x.id AND j.state = 'executing' AND j.attempt = x.attempt
-        AND j.attempted_by = ${node}
+      FROM x
+      -- The batch's ids lead the planner to the primary key (an array of unknown length is
+      -- estimated small), and the state, compared as text, is no index condition. Otherwise the
+      -- planner, whose statistics see few jobs executing, scans the index entries of every job
+      -- that was ever executing, dead ones included (a scan that grows with throughput), or the
+      -- whole table, and hash-joins the batch against it.
+      WHERE j.id = ANY(ARRAY(SELECT id FROM x)) AND j.id = x.id
+        AND j.state::text = 'executing' AND j.attempt = x.attempt AND j.attempted_by = ${node}
       RETURNING j.id, j.state, j.queue
     )
     SELECT id, state, (

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS producers;
+DROP TABLE IF EXISTS leaders;

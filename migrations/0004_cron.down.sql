@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS cron_slots;
+DROP TABLE IF EXISTS cron_entries;

@@ -1,0 +1,83 @@
+import { type Command, InvalidArgumentError } from "commander";
+import { type MigrationStatus, Migrator } from "docket";
+import { CliError, exitCodes } from "../cli-error.js";
+import {
+  type CommonOptions,
+  commandContext,
+  schemaOf,
+  withCommonOptions,
+  withDatabase,
+} from "../context.js";
+import { table } from "../output.js";
+
+interface MigrateOptions extends CommonOptions {
+  status?: boolean;
+  down?: number;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+const label = (m: MigrationStatus) => `${String(m.version).padStart(4, "0")}_${m.name}`;
+const plain = (m: MigrationStatus) => ({ version: m.version, name: m.name });
+
+/** `docket migrate`: apply pending migrations, show their status, or revert the last N. */
+export function registerMigrate(program: Command): void {
+  withCommonOptions(
+    program
+      .command("migrate")
+      .description("apply pending migrations (safe to run from many processes at once)")
+      .option("--status", "list every migration as applied or pending, change nothing")
+      .option("--down <n>", "revert the last N applied migrations", positiveInteger),
+  )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ docket migrate                       apply what is pending
+  $ docket migrate --status --json       applied / pending, as JSON
+  $ docket migrate --down 1              revert the newest migration`,
+    )
+    .action(async (options: MigrateOptions) => {
+      if (options.status && options.down !== undefined) {
+        throw new CliError("--status and --down cannot be used together", {
+          exitCode: exitCodes.usage,
+        });
+      }
+      const { output, config } = await commandContext(options);
+      const schema = schemaOf(config);
+      await withDatabase(config, async (sql) => {
+        const migrator = new Migrator(sql, schema);
+        if (options.status) {
+          const migrations = await migrator.status();
+          output.result({ schema, migrations }, () =>
+            table(
+              ["MIGRATION", "STATE", "APPLIED AT"],
+              migrations.map((m) => [
+                label(m),
+                m.applied ? "applied" : "pending",
+                m.appliedAt?.toISOString() ?? "",
+              ]),
+            ),
+          );
+        } else if (options.down !== undefined) {
+          const reverted = await migrator.down(options.down);
+          output.result({ schema, reverted: reverted.map(plain) }, () =>
+            reverted.length === 0
+              ? [`nothing to revert in schema ${schema}`]
+              : reverted.map((m) => `reverted ${label(m)} in schema ${schema}`),
+          );
+        } else {
+          const applied = await migrator.up();
+          output.result({ schema, applied: applied.map(plain) }, () =>
+            applied.length === 0
+              ? [`schema ${schema} is up to date`]
+              : applied.map((m) => `applied ${label(m)} to schema ${schema}`),
+          );
+        }
+      });
+    });
+}

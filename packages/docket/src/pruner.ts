@@ -1,0 +1,98 @@
+import { QueueStateError } from "./errors.js";
+import {
+  type ParsedPrunerOptions,
+  type PrunerOptions,
+  prunerOptionsSchema,
+} from "./maintenance-options.js";
+import { LeaderLoop, type MaintenanceTarget, type Plugin, type PluginContext } from "./plugin.js";
+import { run } from "./sql/executor.js";
+import { type PrunableState, prunableStates, pruneJobs } from "./sql/maintenance.js";
+import { zodToConfigError } from "./zod-errors.js";
+
+/** What one pruning run did. */
+export interface PruneResult {
+  /** Jobs deleted in all. */
+  deleted: number;
+  /** Jobs deleted per final state. */
+  byState: Record<PrunableState, number>;
+}
+
+/**
+ * The built-in pruner: deletes `completed`, `cancelled` and `discarded` jobs once they are
+ * older than `maxAge` (or their state's `maxAgeByState`), each judged by its own timestamp, at
+ * most `limit` a run, in batches of `batchSize` that each hold their locks only briefly. It
+ * never touches jobs in any other state. The queue runs it on the leader every `interval` and
+ * emits `maintenance:prune` with each run's result.
+ *
+ * @example
+ * ```ts
+ * // Usually configured through the queue:
+ * new Queue({ connection, pruner: { maxAge: "1d", maxAgeByState: { discarded: "7d" } } });
+ * // Or run by hand, e.g. from a script:
+ * const { deleted, byState } = await new Pruner({ maxAge: "1h" }).runOnce({ executor: sql, schema: "docket" });
+ * ```
+ */
+export class Pruner implements Plugin {
+  readonly name = "pruner";
+  /** The options after parsing, durations in milliseconds. */
+  readonly options: Readonly<ParsedPrunerOptions>;
+  #context: PluginContext | undefined;
+  #loop: LeaderLoop<PruneResult> | undefined;
+
+  /** @throws ConfigError naming the offending `pruner.*` option. */
+  constructor(options: PrunerOptions = {}) {
+    const parsed = prunerOptionsSchema.safeParse(options);
+    if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", prunerOptionsSchema);
+    this.options = Object.freeze(parsed.data);
+  }
+
+  /** Starts the loop: it runs on the leader only. */
+  start(context: PluginContext): void {
+    this.#context = context;
+    this.#loop = new LeaderLoop(context, {
+      name: this.name,
+      intervalMs: this.options.interval,
+      run: () => this.runOnce(),
+      onResult: (result, durationMs) =>
+        context.emit("maintenance:prune", { ...result, durationMs }),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#loop?.stop();
+    this.#loop = undefined;
+  }
+
+  /**
+   * Prunes once: up to `limit` jobs, taking one batch of each state in turn so that a large
+   * backlog of one state does not starve the others. Uses the started queue's database unless
+   * `target` is given.
+   */
+  async runOnce(target: MaintenanceTarget | undefined = this.#context): Promise<PruneResult> {
+    if (!target) throw new QueueStateError("pruner.runOnce(): not started, and no target given");
+    const { limit, batchSize } = this.options;
+    const byState: Record<PrunableState, number> = { completed: 0, cancelled: 0, discarded: 0 };
+    let pending: PrunableState[] = prunableStates.filter((state) => this.maxAgeOf(state) !== false);
+    let deleted = 0;
+    while (pending.length > 0 && deleted < limit) {
+      const next: PrunableState[] = [];
+      for (const state of pending) {
+        const batch = Math.min(batchSize, limit - deleted);
+        if (batch <= 0) break;
+        const maxAge = this.maxAgeOf(state) as number;
+        const [row] = await run(target.executor, pruneJobs(target.schema, state, maxAge, batch));
+        const count = row?.deleted ?? 0;
+        byState[state] += count;
+        deleted += count;
+        if (count === batch) next.push(state);
+      }
+      pending = next;
+    }
+    return { deleted, byState };
+  }
+
+  /** The retention of `state` in milliseconds, or `false` when it is kept for ever. */
+  maxAgeOf(state: PrunableState): number | false {
+    return this.options.maxAgeByState[state] ?? this.options.maxAge;
+  }
+}

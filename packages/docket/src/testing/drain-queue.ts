@@ -1,0 +1,93 @@
+import { queueInternals } from "../internals.js";
+import { toJob } from "../job-row.js";
+import type { Queue } from "../queue.js";
+import { runJob, toAckRow } from "../run-job.js";
+import { run } from "../sql/executor.js";
+import { ackJobs } from "../sql/jobs.js";
+import { claimForDrain, stageAllScheduled } from "../sql/testing.js";
+
+/** Options of {@link drainQueue}. */
+export interface DrainOptions {
+  /** The queue to drain. Default: every queue. */
+  queue?: string;
+  /** Also run `scheduled` jobs now, whatever their time. Default false. */
+  withScheduled?: boolean;
+  /**
+   * Keep draining until nothing is left, including jobs that the drained jobs insert.
+   * Default false: only the jobs available when the drain starts (and, `withScheduled`,
+   * scheduled then).
+   */
+  withRecursion?: boolean;
+  /** Run at most this many jobs. Default: no limit. */
+  withLimit?: number;
+  /** When false, the first error a `perform` throws is thrown from the drain. Default true. */
+  withSafety?: boolean;
+}
+
+/** How many attempts of a drain ended in each way. */
+export interface DrainResult {
+  completed: number;
+  retryable: number;
+  discarded: number;
+  cancelled: number;
+  snoozed: number;
+}
+
+/**
+ * Runs the available jobs of a queue (or of all queues) one by one, in this process and in
+ * fetch order, storing each outcome as the queue would, and counts the outcomes. Meant for tests
+ * with the `manual` testing mode; the queue need not be started. Each job runs at most once per
+ * drain: a job that fails or snoozes is counted and left `retryable` or `scheduled`.
+ *
+ * @example
+ * ```ts
+ * import { drainQueue } from "docket/testing";
+ *
+ * await queue.insert(sendEmail, { to: "a@b.c" });
+ * expect(await drainQueue(queue, { queue: "mailers" })).toMatchObject({ completed: 1 });
+ * ```
+ */
+export async function drainQueue(queue: Queue, options: DrainOptions = {}): Promise<DrainResult> {
+  const { sql, workers } = queue[queueInternals]();
+  const { schema, node } = queue;
+  const name = options.queue ?? null;
+  const limit = options.withLimit ?? Number.POSITIVE_INFINITY;
+  const counts: DrainResult = {
+    completed: 0,
+    retryable: 0,
+    discarded: 0,
+    cancelled: 0,
+    snoozed: 0,
+  };
+  const ran = new Set<string>();
+  let firstError: unknown;
+  let pass = 0;
+  while (ran.size < limit) {
+    if (pass > 0 && !options.withRecursion) break;
+    pass++;
+    if (options.withScheduled) await run(sql, stageAllScheduled(schema, name, [...ran]));
+    // Without recursion, claim the whole first pass at once: jobs inserted meanwhile wait.
+    const batch = options.withRecursion ? 1 : Math.min(limit - ran.size, 100_000);
+    const rows = await run(sql, claimForDrain(schema, name, batch, node, [...ran]));
+    if (rows.length === 0) break;
+    rows.sort(
+      (a, b) =>
+        a.priority - b.priority || +a.scheduled_at - +b.scheduled_at || Number(a.id) - Number(b.id),
+    );
+    for (const row of rows) {
+      const job = toJob(row);
+      ran.add(job.id);
+      const outcome = await runJob(job, workers.get(job.worker), new AbortController(), node);
+      await run(sql, ackJobs(schema, node, [toAckRow(job, outcome)]));
+      if (outcome.kind === "complete") counts.completed++;
+      else if (outcome.kind === "error") {
+        counts[outcome.state]++;
+        firstError ??= outcome.error;
+      } else if (outcome.kind === "snooze") counts.snoozed++;
+      else if (outcome.kind === "cancel") counts.cancelled++;
+    }
+    if (options.withRecursion) pass = 0;
+  }
+  if (options.withSafety === false && firstError !== undefined) throw firstError;
+  return counts;
+}
