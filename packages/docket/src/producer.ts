@@ -66,6 +66,8 @@ export class Producer {
   #again = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #backoffUntil = 0;
+  /** The fetch under way, if any: stop() waits for it so no claimed job slips past. */
+  #loop: Promise<void> | undefined;
   /** Jobs per second completed while busy, for `prefetch: "auto"`. */
   #rate = 0;
   #windowStart = 0;
@@ -120,7 +122,9 @@ export class Producer {
       return;
     }
     this.#fetching = true;
-    setImmediate(() => void this.#fetchLoop());
+    setImmediate(() => {
+      this.#loop = this.#fetchLoop();
+    });
   }
 
   /** Aborts the signal of a running job of this producer; returns whether it held the job. */
@@ -180,7 +184,7 @@ export class Producer {
 
   async #execute(claimed: Claimed): Promise<void> {
     if (claimed.abandoned) return;
-    if (claimed.controller.signal.aborted) {
+    if (claimed.controller.aborted) {
       // Cancelled while it waited for a slot: the job is no longer ours to run.
       this.#claimed.delete(claimed.job.id);
       return;
@@ -262,6 +266,8 @@ export class Producer {
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#pollTimer) clearInterval(this.#pollTimer);
+    // Jobs claimed by a fetch that was under way are dispatched before the hand-back below.
+    await this.#loop;
     this.#limit.clearQueue();
     for (const claimed of [...this.#claimed.values()]) {
       if (!claimed.started) this.#handBack(claimed);
