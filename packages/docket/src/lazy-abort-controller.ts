@@ -18,6 +18,11 @@ export class LazyAbortController {
     return this.#controller.signal;
   }
 
+  /** Whether abort() was called; unlike `signal.aborted`, this makes no signal. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
   /** Aborts the signal (now, or when it is made); later calls do nothing, as with AbortController. */
   abort(reason?: unknown): void {
     if (this.#aborted) return;
