@@ -64,9 +64,8 @@ describe("leader election", () => {
     const queue = makeQueue({ node: "solo", leadership: { ttl: 1 } });
     await queue.start();
     expect(queue.isLeader).toBe(true);
-    const [{ expires_at: first }] = await db.sql<
-      { expires_at: Date }[]
-    >`SELECT expires_at FROM docket.leaders`;
+    const [lease] = await db.sql<{ expires_at: Date }[]>`SELECT expires_at FROM docket.leaders`;
+    const first = lease?.expires_at as Date;
     await waitFor(async () => {
       const [row] = await db.sql<{ expires_at: Date }[]>`SELECT expires_at FROM docket.leaders`;
       return row && +row.expires_at - +first >= 1_000 && row;
