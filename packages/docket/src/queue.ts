@@ -33,7 +33,7 @@ import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from ".
 import type { Plugin } from "./plugin.js";
 import { Producer } from "./producer.js";
 import { run } from "./sql/executor.js";
-import { insertChannel, insertJobs, selectJob } from "./sql/jobs.js";
+import { insertChannel, insertJobs, type JobRow, selectJob } from "./sql/jobs.js";
 import { performInline } from "./testing/perform-job.js";
 import type { Job } from "./types.js";
 import { resolveUnique } from "./unique.js";
@@ -321,12 +321,13 @@ export class Queue extends EventEmitter<QueueEvents> {
       return result.map(toJob) as Job<Args>[];
     }
     return (await this.#sql.begin(async (tx) => {
-      const jobs: Job[] = [];
+      // Sent at once: postgres.js pipelines them on the transaction's connection, so the server
+      // inserts a chunk while the client reads the jobs of the one before (see bench/).
+      const chunks: Promise<JobRow[]>[] = [];
       for (let i = 0; i < rows.length; i += insertChunk) {
-        const result = await run(tx, insertJobs(schema, rows.slice(i, i + insertChunk)));
-        jobs.push(...result.map(toJob));
+        chunks.push(run(tx, insertJobs(schema, rows.slice(i, i + insertChunk))));
       }
-      return jobs;
+      return (await Promise.all(chunks)).flatMap((result) => result.map(toJob));
     })) as Job<Args>[];
   }
 
