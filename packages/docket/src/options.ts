@@ -81,7 +81,7 @@ export const queueOptionsSchema = z
     workers: z.array(workerSchema).default([]),
     pollInterval: durationMs({ min: 10 }).default(1000),
     stageInterval: durationMs({ min: 10 }).default(1000),
-    ackInterval: durationMs({ min: 0 }).default(0.002),
+    ackInterval: durationMs({ min: 0 }).default(2),
     ackBatchSize: z.number().int().min(1).max(10_000).default(500),
     shutdownGrace: durationMs().default(15_000),
     maxArgsBytes: z.number().int().min(64).default(1_048_576),
