@@ -1,13 +1,24 @@
 import postgres, { type Sql } from "postgres";
 
 /**
+ * Seconds to wait before reconnecting after `retries` failed attempts. postgres.js's default
+ * grows to 20 s, so a node that saw a few refused connections while the server restarted
+ * stays idle long after the server is back; a queue should be back within a second.
+ */
+export function reconnectDelay(retries: number): number {
+  return Math.min(1, 0.05 * 2 ** retries) * (0.5 + Math.random() / 2);
+}
+
+/**
  * docket's own connection pool, made from a URL. Notices are silenced (docket writes nothing to
- * the console) and connections are labelled `docket` in `pg_stat_activity`.
+ * the console), connections are labelled `docket` in `pg_stat_activity`, and reconnects are
+ * retried at least every second.
  */
 export function createPool(url: string, max: number): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
+    backoff: reconnectDelay,
     connection: { application_name: "docket" },
   });
 }

@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
 import { ConfigError, JobCancelledError } from "./errors.js";
+import { listenerCheckMs, listenReliably } from "./listener.js";
 import type { Producer } from "./producer.js";
 import { run } from "./sql/executor.js";
 import {
@@ -162,13 +163,30 @@ export class ControlListener {
       if (buffered) buffered.push(message);
       else this.#apply(message);
     };
-    const listener = await sql.listen(controlChannel(schema), receive);
+    const listener = await listenReliably(sql, controlChannel(schema), receive, {
+      checkIntervalMs: listenerCheckMs,
+      onError: this.#onError,
+      // Messages sent while the subscription was down are lost: read the stored state again.
+      onListen: () => {
+        if (!buffered) void this.#refresh();
+      },
+    });
     this.#unlisten = listener.unlisten;
     const rows = await run(sql, registerQueues(schema, [...this.#context.producers.keys()]));
     for (const row of rows) this.#applyStored(row);
     const pending = buffered;
     buffered = undefined;
     for (const message of pending) this.#apply(message);
+  }
+
+  async #refresh(): Promise<void> {
+    const { sql, schema } = this.#context;
+    try {
+      const rows = await run(sql, registerQueues(schema, [...this.#context.producers.keys()]));
+      for (const row of rows) this.#applyStored(row);
+    } catch (error) {
+      this.#onError(error);
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { listenerCheckMs, listenReliably } from "./listener.js";
 import { run } from "./sql/executor.js";
 import { claimLeadership, leadershipChannel, releaseLeadership } from "./sql/leaders.js";
 
@@ -48,7 +49,15 @@ export class LeaderElection {
     const { executor, schema } = this.#options;
     this.#started = true;
     try {
-      const listener = await executor.listen(leadershipChannel(schema), () => this.#wake());
+      const listener = await listenReliably(
+        executor,
+        leadershipChannel(schema),
+        () => this.#wake(),
+        {
+          checkIntervalMs: listenerCheckMs,
+          onError: this.#options.onError,
+        },
+      );
       this.#unlisten = listener.unlisten;
     } catch (error) {
       this.#options.onError(error); // polling alone still elects a leader

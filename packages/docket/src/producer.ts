@@ -68,6 +68,8 @@ export class Producer {
   #backoffUntil = 0;
   /** The fetch under way, if any: stop() waits for it so no claimed job slips past. */
   #loop: Promise<void> | undefined;
+  /** Set when a fetch was skipped because outcomes piled up in the acker. */
+  #waitingForAcks = false;
   /** Jobs per second completed while busy, for `prefetch: "auto"`. */
   #rate = 0;
   #windowStart = 0;
@@ -142,7 +144,13 @@ export class Producer {
         if (Date.now() < this.#backoffUntil) break;
         const prefetch = this.#prefetch();
         const free = this.#limit.concurrency + prefetch - this.#claimed.size;
-        if (free <= 0 || this.#stopping || this.#paused || this.#options.acker.backlogged) break;
+        if (this.#options.acker.backlogged) {
+          // Woken again as soon as outcomes are stored (see #store): with every claimed job done,
+          // nothing else would wake it before the next poll.
+          this.#waitingForAcks = true;
+          break;
+        }
+        if (free <= 0 || this.#stopping || this.#paused) break;
         // A slot is idle only while fewer jobs are held than run at once: fill it now. Otherwise
         // the prefetch buffer is refilled once half of it is used, so that fetches come in
         // batches and overlap with the jobs still buffered (with no prefetch: at once, as before).
@@ -235,6 +243,10 @@ export class Producer {
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
     const { acker, emit } = this.#options;
     acker.push(toAckRow(job, outcome), (state) => {
+      if (this.#waitingForAcks) {
+        this.#waitingForAcks = false;
+        this.wake();
+      }
       if (state === null) return; // cancelled, rescued or deleted meanwhile: not ours to report
       const stored: Job = { ...job, state };
       switch (outcome.kind) {

@@ -26,6 +26,7 @@ import type { QueueEvents } from "./events.js";
 import { buildInsertRow, type InsertOptions, parseInsertOptions } from "./insert.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
 import { toJob } from "./job-row.js";
+import { listenerCheckMs, listenReliably } from "./listener.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Maintenance } from "./maintenance.js";
 import { type MigrationStatus, Migrator } from "./migrator.js";
@@ -216,11 +217,17 @@ export class Queue extends EventEmitter<QueueEvents> {
       );
     }
     if (this.#producers.size > 0) {
-      const listener = await this.#sql.listen(
+      const listener = await listenReliably(
+        this.#sql,
         insertChannel(schema),
         (queue) => this.#producers.get(queue)?.wake(),
-        () => {
-          for (const producer of this.#producers.values()) producer.wake();
+        {
+          checkIntervalMs: Math.min(listenerCheckMs, Math.max(1000, this.options.pollInterval)),
+          // Inserts notified while the subscription was down were missed: fetch now.
+          onListen: () => {
+            for (const producer of this.#producers.values()) producer.wake();
+          },
+          onError: (error) => this.#reportError(error, "listener"),
         },
       );
       this.#unlisten = listener.unlisten;

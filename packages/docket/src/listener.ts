@@ -1,0 +1,74 @@
+import { randomUUID } from "node:crypto";
+import type { Sql } from "postgres";
+
+/** Pings start with a space-separated word: no queue name or JSON message can look like one. */
+const pingPrefix = "docket ping ";
+
+/** How often a subscription checks itself by default. */
+export const listenerCheckMs = 5_000;
+
+/** Options of {@link listenReliably}. */
+export interface ListenOptions {
+  /** How often the subscription is checked with a ping of its own. */
+  checkIntervalMs: number;
+  /** Called on every (re)subscription: messages sent while unsubscribed are lost, so catch up. */
+  onListen?: () => void;
+  /** Trouble while checking or subscribing again; the listener carries on. */
+  onError: (error: unknown) => void;
+}
+
+/**
+ * LISTENs on a channel and keeps listening. postgres.js subscribes again after its listening
+ * connection drops, but gives up silently when that one attempt fails (the server is still
+ * restarting, the new connection is terminated too), and a pooler in transaction mode can
+ * drop a LISTEN without closing anything. So the listener sends itself a ping every interval;
+ * when a ping does not come back, it subscribes again and calls `onListen` so the caller can
+ * catch up on what it missed. Polling covers the gap meanwhile.
+ */
+export async function listenReliably(
+  sql: Sql,
+  channel: string,
+  onMessage: (payload: string) => void,
+  options: ListenOptions,
+): Promise<{ unlisten: () => Promise<void> }> {
+  let token = "";
+  let waiting = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const deliver = (payload: string) => {
+    if (!payload.startsWith(pingPrefix)) onMessage(payload);
+    else if (payload === token) waiting = false;
+  };
+  const subscribe = async () => sql.listen(channel, deliver, () => options.onListen?.());
+  let subscription = await subscribe();
+
+  const check = async () => {
+    try {
+      if (waiting) {
+        // The last ping never came back: the subscription is gone.
+        await subscription.unlisten().catch(() => {});
+        subscription = await subscribe();
+      }
+      token = `${pingPrefix}${randomUUID()}`;
+      waiting = true;
+      await sql.notify(channel, token);
+    } catch (error) {
+      options.onError(error);
+    } finally {
+      if (!stopped) schedule();
+    }
+  };
+  const schedule = () => {
+    timer = setTimeout(() => void check(), options.checkIntervalMs);
+    timer.unref?.();
+  };
+  schedule();
+
+  return {
+    unlisten: async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await subscription.unlisten();
+    },
+  };
+}
