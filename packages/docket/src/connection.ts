@@ -19,6 +19,8 @@ export function createPool(url: string, max: number): Sql {
     max,
     onnotice: () => {},
     backoff: reconnectDelay,
+    // A connection attempt that hangs (a server half up, a dropped SYN) fails fast and is retried.
+    connect_timeout: 10,
     connection: { application_name: "docket" },
   });
 }

@@ -107,8 +107,13 @@ export class Producer {
     this.wake();
   }
 
+  /** Runs nothing more; jobs claimed ahead (the prefetch buffer) go back to the queue. */
   pause(): void {
     this.#paused = true;
+    this.#limit.clearQueue();
+    for (const claimed of [...this.#claimed.values()]) {
+      if (!claimed.started) this.#handBack(claimed);
+    }
   }
 
   resume(): void {
@@ -195,6 +200,11 @@ export class Producer {
     if (claimed.controller.aborted) {
       // Cancelled while it waited for a slot: the job is no longer ours to run.
       this.#claimed.delete(claimed.job.id);
+      return;
+    }
+    if (this.#paused && !this.#stopping) {
+      // Claimed by a fetch that was under way when the queue was paused.
+      this.#handBack(claimed);
       return;
     }
     claimed.started = true;

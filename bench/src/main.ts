@@ -1,0 +1,320 @@
+// `pnpm bench`: docket, graphile-worker and pg-boss side by side on one PostgreSQL server, each
+// trial on a fresh database and in a fresh process, rounds interleaved (A B C A B C …), medians
+// with min–max, docket/peer ratios, and every trial checked for jobs lost or run twice.
+// See docs/performance.md for the method and the BENCH_* variables.
+
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname, resolve } from "node:path";
+import { type BenchConfig, readConfig, type SystemName } from "./config.js";
+import { createDatabase, dropDatabase, startBenchServer } from "./postgres-server.js";
+import { buildRows, formatMarkdown, formatTable, type Sample } from "./report.js";
+import { runTrial, startTrial } from "./run-trial.js";
+import type { LatencyResult } from "./scenarios/latency.js";
+import { findPgbench, type PgbenchResult } from "./scenarios/pgbench.js";
+import type { PruningResult } from "./scenarios/pruning.js";
+import { type RescueNodeResult, rescueSettings } from "./scenarios/rescue-node.js";
+import type { ThroughputResult } from "./scenarios/throughput.js";
+
+/** A trial's check that every job ran exactly once. */
+interface Integrity {
+  trial: string;
+  lost: number;
+  duplicates: number;
+}
+
+const lowerIsBetter = new Set<string>();
+const samples: Sample[] = [];
+const integrity: Integrity[] = [];
+const failures: string[] = [];
+const notes: string[] = [];
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function add(
+  metric: string,
+  system: Sample["system"],
+  round: number,
+  value: number,
+  lower = false,
+) {
+  samples.push({ metric, system, round, value });
+  if (lower) lowerIsBetter.add(metric);
+}
+
+/** Rotates the list by `round` so that no system always goes first. */
+function rotated<T>(list: readonly T[], round: number): T[] {
+  const k = round % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+let databaseCounter = 0;
+
+/** Runs `body` on a fresh database, dropped afterwards; a failure is recorded, not thrown. */
+async function onFreshDatabase(
+  adminUrl: string,
+  label: string,
+  body: (url: string) => Promise<void>,
+) {
+  const name =
+    `bench_${++databaseCounter}_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}`.slice(0, 60);
+  const url = await createDatabase(adminUrl, name);
+  const started = performance.now();
+  try {
+    await body(url);
+    log(`${label}: done in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    failures.push(`${label}: ${message}`);
+    log(`${label}: FAILED ${message}`);
+  } finally {
+    await dropDatabase(adminUrl, name);
+  }
+}
+
+async function throughputTrials(config: BenchConfig, adminUrl: string, round: number) {
+  for (const concurrency of config.concurrency) {
+    for (const system of rotated(config.systems, round)) {
+      const label = `r${round + 1} throughput c=${concurrency} ${system}`;
+      await onFreshDatabase(adminUrl, label, async (url) => {
+        const r = await runTrial<ThroughputResult>({
+          kind: "throughput",
+          system,
+          url,
+          jobs: config.jobs,
+          concurrency,
+        });
+        add(`insertMany ${config.jobs} jobs, jobs/s`, system, round, r.insertJobsPerSec);
+        add(`processing jobs/s, concurrency ${concurrency}`, system, round, r.processJobsPerSec);
+        integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
+      });
+    }
+  }
+}
+
+async function latencyTrials(config: BenchConfig, adminUrl: string, round: number) {
+  for (const system of rotated(config.systems, round)) {
+    const label = `r${round + 1} latency ${system}`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const r = await runTrial<LatencyResult>({
+        kind: "latency",
+        system,
+        url,
+        jobs: config.latencyJobs,
+        rate: config.latencyRate,
+        concurrency: 10,
+      });
+      add("latency commit→start p50, ms", system, round, r.p50, true);
+      add("latency commit→start p95, ms", system, round, r.p95, true);
+      add("latency commit→start p99, ms", system, round, r.p99, true);
+      add("latency send→start p50, ms", system, round, r.sendP50, true);
+      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
+    });
+  }
+}
+
+async function pgbenchTrial(config: BenchConfig, adminUrl: string, round: number) {
+  if (!findPgbench()) {
+    if (round === 0) notes.push("pgbench not found on this machine: the floor rows are skipped.");
+    return;
+  }
+  for (const batch of config.pgbenchBatch) {
+    const label = `r${round + 1} pgbench floor batch ${batch}`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const r = await runTrial<PgbenchResult>({
+        kind: "pgbench",
+        url,
+        jobs: config.jobs,
+        batch,
+        clients: config.pgbenchClients,
+      });
+      const metric = `floor: pgbench claim+complete, ${batch} a batch, ${config.pgbenchClients} clients, jobs/s`;
+      add(metric, "pgbench", round, r.jobsPerSec);
+      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
+      if (round === 0) notes.push(`pgbench floor: ${r.pgbench}.`);
+    });
+  }
+}
+
+async function pruningTrials(config: BenchConfig, adminUrl: string, round: number) {
+  if (!config.systems.includes("docket")) return;
+  const order = round % 2 === 0 ? [false, true] : [true, false];
+  const live: Record<string, number> = {};
+  for (const withPruner of order) {
+    const label = `r${round + 1} pruning ${withPruner ? "with" : "without"} pruner`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const r = await runTrial<PruningResult>({
+        kind: "pruning",
+        url,
+        rows: config.pruneRows,
+        liveJobs: config.pruneLiveJobs,
+        withPruner,
+      });
+      live[String(withPruner)] = r.liveJobsPerSec;
+      const rows = config.pruneRows.toLocaleString("en-US");
+      if (withPruner && r.prunedRowsPerSec !== null) {
+        add(`pruning ${rows} finished jobs, rows/s`, "docket", round, r.prunedRowsPerSec);
+        if (r.prunerOutlastedLive === false) {
+          notes.push(
+            `${label}: the pruner finished before the live jobs did; raise BENCH_PRUNE_ROWS.`,
+          );
+        }
+      }
+      add(
+        `live jobs/s ${withPruner ? "while pruning" : "(no pruning)"}`,
+        "docket",
+        round,
+        r.liveJobsPerSec,
+      );
+      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
+    });
+  }
+  if (live.true !== undefined && live.false !== undefined) {
+    add(
+      "live throughput while pruning, % of without",
+      "docket",
+      round,
+      (live.true / live.false) * 100,
+    );
+  }
+}
+
+async function rescueTrials(config: BenchConfig, adminUrl: string, round: number) {
+  const measured = config.systems.filter(
+    (s): s is "docket" | "pg-boss" => s === "docket" || s === "pg-boss",
+  );
+  if (round === 0 && config.systems.includes("graphile-worker")) {
+    notes.push(
+      "rescue, graphile-worker: not measured. A job locked by a killed worker is retried only once its lock is 4 hours old (not configurable).",
+    );
+  }
+  for (const system of rotated(measured, round)) {
+    const label = `r${round + 1} rescue ${system}`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const victim = startTrial({ kind: "rescue-node", system, url, role: "victim" }, 120_000);
+      await Promise.race([victim.event("started"), victim.result]);
+      const rescuer = startTrial({ kind: "rescue-node", system, url, role: "rescuer" }, 120_000);
+      await Promise.race([rescuer.event("ready"), rescuer.result]);
+      const killedAt = Date.now();
+      victim.child.kill("SIGKILL");
+      const r = (await rescuer.result) as RescueNodeResult;
+      add("rescue after SIGKILL, s", system, round, (r.completedAt - killedAt) / 1000, true);
+      integrity.push({
+        trial: label,
+        lost: r.runs === 0 ? 1 : 0,
+        duplicates: Math.max(0, r.runs - 1),
+      });
+    });
+  }
+  if (round === 0) notes.push(`rescue settings: ${JSON.stringify(rescueSettings)}.`);
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  log(`config: ${JSON.stringify(config)}`);
+  const server = await startBenchServer();
+  const stopServer = async () => {
+    await server.stop().catch(() => {});
+  };
+  process.once("SIGINT", () => {
+    void stopServer().finally(() => process.exit(130));
+  });
+  const startedAt = new Date();
+  const loadBefore = loadavg();
+  try {
+    const description = await server.describe();
+    log(`PostgreSQL from ${server.source}: ${description.version}`);
+    for (let round = 0; round < config.rounds; round++) {
+      log(`round ${round + 1} of ${config.rounds}`);
+      if (config.scenarios.includes("throughput"))
+        await throughputTrials(config, server.adminUrl, round);
+      if (config.scenarios.includes("pgbench")) await pgbenchTrial(config, server.adminUrl, round);
+      if (config.scenarios.includes("latency")) await latencyTrials(config, server.adminUrl, round);
+      if (config.scenarios.includes("pruning")) await pruningTrials(config, server.adminUrl, round);
+      if (config.scenarios.includes("rescue")) await rescueTrials(config, server.adminUrl, round);
+    }
+
+    const rows = buildRows(samples, lowerIsBetter);
+    const broken = integrity.filter((i) => i.lost > 0 || i.duplicates > 0);
+    const machine = {
+      cpus: cpus().length,
+      cpu: cpus()[0]?.model ?? "unknown",
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadavg(),
+    };
+    process.stdout.write(`\n${formatTable(rows)}\n\n`);
+    process.stdout.write(
+      `medians of ${config.rounds} round(s), (min–max); ↓ lower is better; ratios are docket / peer.\n`,
+    );
+    process.stdout.write(
+      broken.length === 0
+        ? `integrity: ${integrity.length} trials, no job lost, none run twice.\n`
+        : `integrity: FAILED in ${broken.map((b) => `${b.trial} (lost ${b.lost}, twice ${b.duplicates})`).join("; ")}\n`,
+    );
+    for (const note of notes) process.stdout.write(`note: ${note}\n`);
+    for (const failure of failures) process.stdout.write(`failed: ${failure}\n`);
+    process.stdout.write(
+      `PostgreSQL ${description.version.split(" ")[1]} (${server.source}), ${JSON.stringify(description.settings)}\n`,
+    );
+    process.stdout.write(
+      `machine: ${machine.cpus} × ${machine.cpu}, ${machine.memoryGiB} GiB, Node ${machine.node}, load ${loadBefore.map((l) => l.toFixed(2)).join(" ")} → ${machine.loadAverageAfter.map((l) => l.toFixed(2)).join(" ")}\n`,
+    );
+
+    const output = resolve(config.output);
+    await mkdir(dirname(output), { recursive: true });
+    const systems = await versions();
+    await writeFile(
+      output,
+      `${JSON.stringify(
+        {
+          startedAt,
+          finishedAt: new Date(),
+          config,
+          server: { source: server.source, ...description },
+          machine,
+          systems,
+          rows,
+          samples,
+          integrity,
+          notes,
+          failures,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    await writeFile(output.replace(/\.json$/, ".md"), `${formatMarkdown(rows)}\n`);
+    log(`wrote ${output}`);
+    if (broken.length > 0 || failures.length > 0) process.exitCode = 1;
+  } finally {
+    await stopServer();
+  }
+}
+
+/** Versions of the systems compared, from their package.json files. */
+async function versions(): Promise<Record<SystemName, string>> {
+  const read = async (name: string) => {
+    try {
+      const file = new URL(`../node_modules/${name}/package.json`, import.meta.url);
+      return (JSON.parse(await readFile(file, "utf8")) as { version: string }).version;
+    } catch {
+      return "unknown";
+    }
+  };
+  return {
+    docket: await read("docket"),
+    "graphile-worker": await read("graphile-worker"),
+    "pg-boss": await read("pg-boss"),
+  };
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+// Latency on an idle worker: single inserts at a steady rate, from the moment each insert's
+// commit is acknowledged to the moment its handler starts.
+
+import { percentile } from "../stats.js";
+import type { BenchSystem } from "../systems/types.js";
+import { Ledger, pollUntil } from "./checks.js";
+
+/** What one latency trial measured, in milliseconds. */
+export interface LatencyResult {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** The same from just before the insert was sent, i.e. including the insert's round trip. */
+  sendP50: number;
+  sendP99: number;
+  lost: number;
+  duplicates: number;
+}
+
+const warmup = 20;
+
+/** One latency trial on an idle worker. */
+export async function runLatency(
+  system: BenchSystem,
+  params: { jobs: number; rate: number; concurrency: number },
+): Promise<LatencyResult> {
+  const { jobs, rate, concurrency } = params;
+  await system.setup();
+  const ledger = new Ledger();
+  await system.startWorkers({ concurrency, onJob: (i) => ledger.record(i) });
+
+  // Warm up connections and prepared statements; these jobs are not measured.
+  for (let k = 0; k < warmup; k++) {
+    await system.insertOne(-1 - k);
+    await ledger.waitFor(k + 1, 30_000);
+  }
+
+  const committedAt = new Map<number, number>();
+  const sentAt = new Map<number, number>();
+  const periodMs = 1000 / rate;
+  const begin = performance.now();
+  for (let i = 0; i < jobs; i++) {
+    const due = begin + i * periodMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    sentAt.set(i, performance.now());
+    await system.insertOne(i);
+    committedAt.set(i, performance.now());
+  }
+  await ledger.waitFor(jobs + warmup, 30_000);
+  await pollUntil(async () => (await system.unfinished()) === 0, 30_000, 10);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { lost, duplicates } = ledger.integrity(jobs);
+  await system.stop();
+
+  const fromCommit: number[] = [];
+  const fromSend: number[] = [];
+  for (let i = 0; i < jobs; i++) {
+    const started = ledger.startedAt.get(i);
+    if (started === undefined) continue;
+    fromCommit.push(started - (committedAt.get(i) as number));
+    fromSend.push(started - (sentAt.get(i) as number));
+  }
+  fromCommit.sort((a, b) => a - b);
+  fromSend.sort((a, b) => a - b);
+  return {
+    p50: percentile(fromCommit, 50),
+    p95: percentile(fromCommit, 95),
+    p99: percentile(fromCommit, 99),
+    max: fromCommit[fromCommit.length - 1] ?? Number.NaN,
+    sendP50: percentile(fromSend, 50),
+    sendP99: percentile(fromSend, 99),
+    lost,
+    duplicates,
+  };
+}

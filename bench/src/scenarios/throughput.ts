@@ -1,0 +1,53 @@
+// Bulk insert of N small jobs with the system's best bulk API, then processing of those jobs
+// with a no-op handler: from the first handler start to the last durable completion.
+
+import type { BenchSystem } from "../systems/types.js";
+import { checkpoint, Ledger, pollUntil } from "./checks.js";
+
+/** What one throughput trial measured. */
+export interface ThroughputResult {
+  insertJobsPerSec: number;
+  processJobsPerSec: number;
+  /** Milliseconds from the last handler start to the moment the database showed all done. */
+  durableLagMs: number;
+  lost: number;
+  duplicates: number;
+}
+
+/** One throughput trial: bulk insert, then processing, on a fresh database. */
+export async function runThroughput(
+  system: BenchSystem,
+  url: string,
+  params: { jobs: number; concurrency: number },
+): Promise<ThroughputResult> {
+  const { jobs, concurrency } = params;
+  await system.setup();
+  await checkpoint(url);
+
+  const insertStart = performance.now();
+  await system.insertBulk(0, jobs);
+  const insertMs = performance.now() - insertStart;
+  const queued = await system.unfinished();
+  if (queued !== jobs)
+    throw new Error(`${system.name}: inserted ${jobs} jobs but ${queued} are queued`);
+  await checkpoint(url);
+
+  const ledger = new Ledger();
+  await system.startWorkers({ concurrency, onJob: (i) => ledger.record(i) });
+  await ledger.waitFor(jobs, 300_000);
+  const lastStart = performance.now();
+  // Only now poll the database, so that polling adds no load while the jobs run.
+  const doneAt = await pollUntil(async () => (await system.unfinished()) === 0, 60_000);
+  const processMs = doneAt - ledger.firstAt;
+  // A moment for a job that might run twice to show up before the ledger is read.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const { lost, duplicates } = ledger.integrity(jobs);
+  await system.stop();
+  return {
+    insertJobsPerSec: (jobs / insertMs) * 1000,
+    processJobsPerSec: (jobs / processMs) * 1000,
+    durableLagMs: doneAt - lastStart,
+    lost,
+    duplicates,
+  };
+}

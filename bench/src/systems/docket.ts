@@ -1,0 +1,77 @@
+// docket under test: one Queue that inserts and, once started, runs the "default" queue.
+
+import postgres, { type Sql } from "postgres";
+import type { BenchSystem, WorkerSettings } from "./types.js";
+
+/** The docket module: the workspace build, or another build named by `BENCH_DOCKET_MODULE`. */
+export type DocketModule = typeof import("docket");
+
+/**
+ * Loads docket. `BENCH_DOCKET_MODULE` (a path to a build's `dist/index.js`) compares another build,
+ * e.g. one from before a change, on the same server in the same run.
+ */
+export async function loadDocket(): Promise<DocketModule> {
+  const path = process.env.BENCH_DOCKET_MODULE;
+  return (path ? await import(path) : await import("docket")) as DocketModule;
+}
+
+/**
+ * Queue options beyond the queue's limit, from `BENCH_DOCKET_OPTIONS` (JSON), for experiments
+ * such as `{"ackInterval":"5ms"}`; per-queue options from `BENCH_DOCKET_QUEUE` (JSON), such as
+ * `{"prefetch":100}`. Unset: docket's defaults.
+ */
+function jsonEnv(name: string): Record<string, unknown> {
+  const text = process.env[name];
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+/** docket on the database at `url`: its defaults, the queue's limit set per trial. */
+export async function createDocket(url: string): Promise<BenchSystem> {
+  const { defineWorker, Queue } = await loadDocket();
+  let onJob: WorkerSettings["onJob"] = () => {};
+  const noop = defineWorker<{ i: number }>({
+    name: "bench.noop",
+    perform: async (job) => {
+      await onJob(job.args.i);
+    },
+  });
+  const extraOptions = jsonEnv("BENCH_DOCKET_OPTIONS");
+  const extraQueue = jsonEnv("BENCH_DOCKET_QUEUE");
+  let inserter: InstanceType<typeof Queue> | undefined;
+  let worker: InstanceType<typeof Queue> | undefined;
+  const admin: Sql = postgres(url, { max: 1, onnotice: () => {} });
+
+  const newQueue = (queues: Record<string, unknown>) =>
+    new Queue({ connection: url, queues, workers: [noop], ...extraOptions } as never);
+
+  return {
+    name: "docket",
+    settings: { queueOptions: extraQueue, options: extraOptions },
+    async setup() {
+      inserter = newQueue({});
+      await inserter.migrate();
+    },
+    async insertBulk(from, count) {
+      const args = Array.from({ length: count }, (_, k) => ({ i: from + k }));
+      await inserter?.insertMany(noop, args);
+    },
+    async insertOne(i) {
+      await inserter?.insert(noop, { i });
+    },
+    async startWorkers(settings) {
+      onJob = settings.onJob;
+      worker = newQueue({ default: { limit: settings.concurrency, ...extraQueue } });
+      await worker.start();
+    },
+    async unfinished() {
+      const [row] = await admin<{ n: number }[]>`
+        SELECT count(*)::integer AS n FROM docket.jobs WHERE state <> 'completed'`;
+      return row?.n ?? 0;
+    },
+    async stop() {
+      await worker?.stop({ grace: 5 });
+      await inserter?.stop();
+      await admin.end();
+    },
+  };
+}
