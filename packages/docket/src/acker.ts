@@ -28,6 +28,7 @@ export interface AckerOptions {
 export class Acker {
   readonly #options: AckerOptions;
   #pending: Pending[] = [];
+  #inFlight: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
@@ -75,8 +76,14 @@ export class Acker {
     });
   }
 
+  /** Ids of the jobs whose outcome is waiting to be stored or being stored. */
+  heldIds(): string[] {
+    return [...this.#inFlight, ...this.#pending].map((p) => p.row.id);
+  }
+
   async #drain(): Promise<void> {
     const batch = this.#pending.splice(0, this.#options.batchSize);
+    this.#inFlight = batch;
     const { executor, schema, node } = this.#options;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -89,12 +96,14 @@ export class Acker {
           ),
         );
         const stored = new Map(rows.map((r) => [String(r.id), r.state]));
+        this.#inFlight = [];
         for (const p of batch) p.done(stored.get(p.row.id) ?? null);
         return;
       } catch (error) {
         this.#options.onError(error);
         if (!isRetryableDatabaseError(error) || attempt >= 600) {
-          // The jobs stay executing; the lifeline will hand them to another attempt.
+          // The jobs stay executing; their producer reclaims them (see Producer#reclaim).
+          this.#inFlight = [];
           for (const p of batch) p.done(null);
           return;
         }

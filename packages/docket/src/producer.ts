@@ -5,7 +5,7 @@ import { toJob } from "./job-row.js";
 import { LazyAbortController } from "./lazy-abort-controller.js";
 import { type Outcome, runJob, ShutdownError, toAckRow } from "./run-job.js";
 import { type Executor, run } from "./sql/executor.js";
-import { fetchJobs } from "./sql/jobs.js";
+import { fetchJobs, reclaimLostJobs } from "./sql/jobs.js";
 import type { Job } from "./types.js";
 import type { AnyWorker } from "./worker.js";
 
@@ -30,6 +30,12 @@ export interface ProducerOptions {
   prefetch: number | "auto";
   paused: boolean;
   pollIntervalMs: number;
+  /**
+   * Jobs attributed to this producer in the database for longer than this, that it does not
+   * hold, are given back (see {@link reclaimLostJobs}); checked every `reclaimIntervalMs`.
+   */
+  reclaimAfterMs: number;
+  reclaimIntervalMs: number;
   workers: ReadonlyMap<string, AnyWorker>;
   acker: Acker;
   emit: Emit;
@@ -65,6 +71,7 @@ export class Producer {
   #fetching = false;
   #again = false;
   #pollTimer: NodeJS.Timeout | undefined;
+  #reclaimTimer: NodeJS.Timeout | undefined;
   #backoffUntil = 0;
   /** The fetch under way, if any: stop() waits for it so no claimed job slips past. */
   #loop: Promise<void> | undefined;
@@ -98,7 +105,23 @@ export class Producer {
   start(): void {
     this.#pollTimer = setInterval(() => this.wake(), this.#options.pollIntervalMs);
     this.#pollTimer.unref?.();
+    this.#reclaimTimer = setInterval(() => void this.reclaim(), this.#options.reclaimIntervalMs);
+    this.#reclaimTimer.unref?.();
     this.wake();
+  }
+
+  /** Gives back this producer's lost claims; returns how many. */
+  async reclaim(): Promise<number> {
+    if (this.#stopping) return 0;
+    const { executor, schema, node, queue, acker, reclaimAfterMs } = this.#options;
+    const held = [...this.#claimed.keys(), ...acker.heldIds()];
+    try {
+      const rows = await run(executor, reclaimLostJobs(schema, node, queue, held, reclaimAfterMs));
+      return rows.length;
+    } catch (error) {
+      this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
+      return 0;
+    }
   }
 
   /** Changes how many jobs run at once; takes effect at once. */
@@ -288,6 +311,7 @@ export class Producer {
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#pollTimer) clearInterval(this.#pollTimer);
+    if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
     // Jobs claimed by a fetch that was under way are dispatched before the hand-back below.
     await this.#loop;
     this.#limit.clearQueue();

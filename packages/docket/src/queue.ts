@@ -210,6 +210,9 @@ export class Queue extends EventEmitter<QueueEvents> {
           prefetch: queueOptions.prefetch,
           paused: queueOptions.paused,
           pollIntervalMs: queueOptions.pollInterval ?? this.options.pollInterval,
+          // A claim older than a heartbeat timeout that the node does not hold is lost.
+          reclaimAfterMs: this.options.heartbeat.timeout,
+          reclaimIntervalMs: this.options.heartbeat.interval,
           workers: this.#workers,
           acker: this.#acker,
           emit,

@@ -177,3 +177,31 @@ export function stageJobs(schema: string, limit: number) {
 export function selectJob(schema: string, id: string) {
   return sql<JobRow>`SELECT * FROM ${sql.id(schema, "jobs")} WHERE id = ${id}::bigint`;
 }
+
+/**
+ * Gives back the jobs that `node` claimed for `queue` more than `graceMs` ago but no longer
+ * holds: a fetch whose reply was lost with its connection, or an outcome that could not be
+ * stored. The node is alive, so the lifeline would never rescue them. They become available
+ * again with the attempt refunded.
+ */
+export function reclaimLostJobs(
+  schema: string,
+  node: string,
+  queue: string,
+  held: string[],
+  graceMs: number,
+) {
+  const jobs = sql.id(schema, "jobs");
+  return sql<{ id: string; queue: string }>`
+    WITH lost AS (
+      UPDATE ${jobs} SET state = 'available', attempt = attempt - 1, scheduled_at = now()
+      WHERE state = 'executing' AND attempted_by = ${node} AND queue = ${queue}
+        AND attempted_at < now() - ${graceMs}::double precision * interval '1 millisecond'
+        AND id NOT IN (SELECT value::bigint FROM jsonb_array_elements_text(${held}::jsonb))
+      RETURNING id, queue
+    )
+    SELECT id, queue, (
+      SELECT count(pg_notify(${insertChannel(schema)}, q.queue)) FROM (SELECT DISTINCT queue FROM lost) q
+    ) AS notified
+    FROM lost`;
+}
