@@ -103,10 +103,13 @@ describe("database faults", () => {
       terminated += rows.filter((r) => r.ok).length;
     }
     expect(terminated).toBeGreaterThan(0);
+    const terminatedAt = Date.now();
     await allCompleted(4_000);
+    const completedMs = Date.now() - terminatedAt;
     // A fresh job must start through NOTIFY (or the catch-up fetch of a listener that noticed it
     // had lost its subscription and subscribed again), not wait for the 90 s poll.
     await insert(1);
+    const probeAt = Date.now();
     await waitFor(async () => ((await jobCounts(sql)).completed ?? 0) === 4_001, {
       timeoutMs: 45_000,
       what: "a job inserted after the terminations to run before the 90 s poll",
@@ -120,6 +123,10 @@ describe("database faults", () => {
         `${error.message}\njobs: ${JSON.stringify(await jobCounts(sql))}\nbackends: ${JSON.stringify(activity)}\n${nodeOutput}`,
       );
     });
+    console.log(
+      `[faults] terminate: ${terminated} backends killed, all 4000 jobs completed ${completedMs} ms after, ` +
+        `a new job started in ${Date.now() - probeAt} ms`,
+    );
     const summaries = await Promise.all(nodes.splice(0).map(stopNode));
     expect(summaries.length).toBe(2);
     expect(await neverRan(sql)).toBe(0);
