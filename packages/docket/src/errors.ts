@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * try { new Queue({ connection: url, queues: { default: -1 } }) }
- * catch (e) { if (e instanceof ConfigError) console.error(e.path, e.message) }
+ * catch (e) { if (e instanceof ConfigError) logger.error(e.path, e.message) }
  * ```
  */
 export class DocketError extends Error {

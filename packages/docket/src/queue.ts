@@ -470,7 +470,7 @@ export class Queue extends EventEmitter<QueueEvents> {
    * @example
    * ```ts
    * const result = await queue.runCleanup("DeploymentLogRecord", { timeout: "10m" });
-   * if (!result.success) console.warn(result);
+   * if (!result.success) logger.warn("cleanup failed", result);
    * ```
    */
   runCleanup(

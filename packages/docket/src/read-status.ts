@@ -62,7 +62,7 @@ function emptyCounts(): Record<JobState, number> {
  * @example
  * ```ts
  * const report = await readStatus(sql, "docket");
- * for (const q of report.queues) console.log(q.name, q.counts.available);
+ * for (const q of report.queues) logger.info(q.name, q.counts.available);
  * ```
  */
 export async function readStatus(
