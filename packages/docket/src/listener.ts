@@ -7,6 +7,17 @@ const pingPrefix = "docket ping ";
 /** How often a subscription checks itself by default. */
 export const listenerCheckMs = 5_000;
 
+/**
+ * postgres.js keeps a channel whose re-LISTEN failed in its table, holding the rejected LISTEN,
+ * and every later `listen()` of that channel awaits that same rejection: the channel can never
+ * be listened to again. Dropping the entry makes the next `listen()` send a fresh LISTEN. (The
+ * table is postgres.js's own, `sql.listen.channels`; if a version lacks it, nothing happens.)
+ */
+function forgetChannel(sql: Sql, channel: string): void {
+  const channels = (sql.listen as unknown as { channels?: Record<string, unknown> }).channels;
+  if (channels && typeof channels === "object") delete channels[channel];
+}
+
 /** Options of {@link listenReliably}. */
 export interface ListenOptions {
   /** How often the subscription is checked with a ping of its own. */
@@ -20,8 +31,9 @@ export interface ListenOptions {
 /**
  * LISTENs on a channel and keeps listening. postgres.js subscribes again after its listening
  * connection drops, but gives up silently when that one attempt fails (the server is still
- * restarting, the new connection is terminated too), and a pooler in transaction mode can
- * drop a LISTEN without closing anything. So the listener sends itself a ping every interval;
+ * restarting, the new connection is terminated too) and then refuses the channel for good (see
+ * {@link forgetChannel}); a pooler in transaction mode can drop a LISTEN without closing
+ * anything. So the listener sends itself a ping every interval;
  * when a ping does not come back, it subscribes again and calls `onListen` so the caller can
  * catch up on what it missed. Polling covers the gap meanwhile.
  */
@@ -47,6 +59,7 @@ export async function listenReliably(
       if (waiting) {
         // The last ping never came back: the subscription is gone.
         await subscription.unlisten().catch(() => {});
+        forgetChannel(sql, channel);
         subscription = await subscribe();
       }
       token = `${pingPrefix}${randomUUID()}`;
