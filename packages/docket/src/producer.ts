@@ -67,6 +67,7 @@ export class Producer {
   readonly #limit: LimitFunction;
   readonly #claimed = new Map<string, Claimed>();
   #paused: boolean;
+  #started = false;
   #stopping = false;
   #fetching = false;
   #again = false;
@@ -103,6 +104,7 @@ export class Producer {
   }
 
   start(): void {
+    this.#started = true;
     this.#pollTimer = setInterval(() => this.wake(), this.#options.pollIntervalMs);
     this.#pollTimer.unref?.();
     this.#reclaimTimer = setInterval(() => void this.reclaim(), this.#options.reclaimIntervalMs);
@@ -146,7 +148,9 @@ export class Producer {
 
   /** Asks for a fetch soon; many calls in one tick make one fetch. */
   wake(): void {
-    if (this.#stopping || this.#paused) return;
+    // Not before start(): the node applies the stored pause and scale of its queues first, and a
+    // fetch sent earlier (a notification, the listener's catch-up) would claim jobs regardless.
+    if (!this.#started || this.#stopping || this.#paused) return;
     if (this.#fetching) {
       this.#again = true;
       return;
