@@ -1,6 +1,5 @@
 import { EventEmitter } from "node:events";
 import type { Sql } from "postgres";
-import { Acker } from "./acker.js";
 import * as admin from "./admin.js";
 import {
   CleanupRegistry,
@@ -8,12 +7,11 @@ import {
   type RunCleanupOptions,
 } from "./cleanup-registry.js";
 import type { CleanupResult } from "./cleanup-run.js";
-import { type CleanupTarget, isCleanupTarget } from "./cleanup-target.js";
+import type { CleanupTarget } from "./cleanup-target.js";
 import { loadConfig } from "./config/load-config.js";
 import { createPool, settleArrayTypes } from "./connection.js";
 import {
   type ControlContext,
-  ControlListener,
   controlQueue,
   type QueueCheck,
   type QueueControlOptions,
@@ -23,25 +21,21 @@ import { resolveCronEntries } from "./cron-options.js";
 import { type Duration, parseDuration } from "./duration.js";
 import { ConfigError, InsertError, QueueStateError } from "./errors.js";
 import type { QueueEvents } from "./events.js";
-import { buildInsertRow, type InsertOptions, parseInsertOptions } from "./insert.js";
+import type { InsertOptions } from "./insert.js";
+import { insertJobsOf } from "./insert-jobs.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
 import { toJob } from "./job-row.js";
-import { listenerCheckMs, listenReliably } from "./listener.js";
+import { JobRunner } from "./job-runner.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Maintenance } from "./maintenance.js";
 import { type MigrationStatus, Migrator } from "./migrator.js";
 import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./options.js";
 import type { Plugin } from "./plugin.js";
-import { Producer } from "./producer.js";
+import type { Producer } from "./producer.js";
 import { run } from "./sql/executor.js";
-import { insertChannel, insertJobs, type JobRow, selectJob } from "./sql/jobs.js";
-import { performInline } from "./testing/perform-job.js";
+import { selectJob } from "./sql/jobs.js";
 import type { Job } from "./types.js";
-import { resolveUnique } from "./unique.js";
-import { insertUnique } from "./unique-insert.js";
-import { type AnyWorker, nameSchema, type Worker } from "./worker.js";
-
-const insertChunk = 5_000;
+import type { AnyWorker, Worker } from "./worker.js";
 
 /** Options of {@link Queue.stop}. */
 export interface StopOptions {
@@ -68,13 +62,11 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly #workers = new Map<string, AnyWorker>();
   readonly #producers = new Map<string, Producer>();
   readonly #logger: Logger;
-  #acker: Acker | undefined;
+  #runner: JobRunner | undefined;
   #state: "idle" | "starting" | "started" | "stopping" | "stopped" = "idle";
   #stopping: Promise<void> | undefined;
   readonly #maintenance: Maintenance;
   readonly #cleanup: CleanupRegistry;
-  #unlisten: (() => Promise<void>) | undefined;
-  #control: ControlListener | undefined;
 
   constructor(options: QueueOptions) {
     super();
@@ -188,65 +180,22 @@ export class Queue extends EventEmitter<QueueEvents> {
     // Cleanup targets' tables and columns, before anything runs.
     await this.#cleanup.check(this.#sql);
     this.#state = "starting";
-    const { schema, node } = this.options;
-    const emit = this.emit.bind(this) as ProducerEmit;
-    this.#acker = new Acker({
-      executor: this.#sql,
-      schema,
-      node,
-      intervalMs: this.options.ackInterval,
-      batchSize: this.options.ackBatchSize,
-      onError: (error) => this.#reportError(error, "acker"),
+    this.#runner = new JobRunner({
+      sql: this.#sql,
+      options: this.options,
+      workers: this.#workers,
+      producers: this.#producers,
+      control: this.#controlContext,
+      emit: this.emit.bind(this) as ProducerEmit,
+      reportError: (error, source) => this.#reportError(error, source),
     });
-    for (const [name, queueOptions] of Object.entries(this.options.queues)) {
-      this.#producers.set(
-        name,
-        new Producer({
-          executor: this.#sql,
-          schema,
-          node,
-          queue: name,
-          limit: queueOptions.limit,
-          prefetch: queueOptions.prefetch,
-          paused: queueOptions.paused,
-          pollIntervalMs: queueOptions.pollInterval ?? this.options.pollInterval,
-          // A claim older than a heartbeat timeout that the node does not hold is lost.
-          reclaimAfterMs: this.options.heartbeat.timeout,
-          reclaimIntervalMs: this.options.heartbeat.interval,
-          workers: this.#workers,
-          acker: this.#acker,
-          emit,
-        }),
-      );
-    }
-    if (this.#producers.size > 0) {
-      const listener = await listenReliably(
-        this.#sql,
-        insertChannel(schema),
-        (queue) => this.#producers.get(queue)?.wake(),
-        {
-          checkIntervalMs: Math.min(listenerCheckMs, Math.max(1000, this.options.pollInterval)),
-          // Inserts notified while the subscription was down were missed: fetch now.
-          onListen: () => {
-            for (const producer of this.#producers.values()) producer.wake();
-          },
-          onError: (error) => this.#reportError(error, "listener"),
-        },
-      );
-      this.#unlisten = listener.unlisten;
-    }
+    // Stored pause and scale before anything can fetch.
+    await this.#runner.listen();
     // Heartbeat rows first: the lifeline rescues jobs whose producer has no row.
     await this.#maintenance.start();
-    if (this.#producers.size > 0) {
-      // Paused and scaled queues (queues table, control channel) before the first fetch.
-      this.#control = new ControlListener(this.#controlContext, (e) =>
-        this.#reportError(e, "control"),
-      );
-      await this.#control.start();
-    }
-    for (const producer of this.#producers.values()) producer.start();
+    this.#runner.start();
     this.#state = "started";
-    this.#logger.info("docket started", { node, queues: [...this.#producers.keys()] });
+    this.#logger.info("docket started", { node: this.node, queues: [...this.#producers.keys()] });
   }
 
   /**
@@ -271,10 +220,7 @@ export class Queue extends EventEmitter<QueueEvents> {
   async #stop(graceMs: number): Promise<void> {
     this.#state = "stopping";
     const resigned = this.#maintenance.resign(); // leadership is given up at once
-    await this.#unlisten?.().catch((error: unknown) => this.#reportError(error, "listener"));
-    await this.#control?.stop().catch((error: unknown) => this.#reportError(error, "control"));
-    await Promise.all([...this.#producers.values()].map((p) => p.stop(graceMs)));
-    await this.#acker?.flush();
+    await this.#runner?.stop(graceMs);
     await resigned;
     await this.#maintenance.stopHeartbeat();
     if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
@@ -305,40 +251,9 @@ export class Queue extends EventEmitter<QueueEvents> {
       throw new QueueStateError("insert after stop()");
     if (!Array.isArray(argsList)) throw new InsertError("insertMany: args must be an array");
     if (this.options.testing !== "inline") await this.#settle(); // inline never connects
-    const parsed = parseInsertOptions(options);
-    const definition = this.#resolveWorker(worker);
-    const rows = argsList.map((args) =>
-      buildInsertRow(definition, args, parsed, this.options.maxArgsBytes),
-    );
-    if (rows.length === 0) return [];
-    if (this.options.testing === "inline") {
-      return (await performInline(
-        "perform" in definition ? definition : undefined,
-        rows,
-      )) as Job<Args>[];
-    }
-    const unique = resolveUnique(
-      "unique" in definition ? definition.unique : undefined,
-      parsed.unique,
-    );
-    if (unique) {
-      const target = { tx: parsed.tx, pool: this.#sql, schema: this.schema, chunk: insertChunk };
-      return (await insertUnique(target, rows, unique)) as Job<Args>[];
-    }
-    const schema = this.schema;
-    if (parsed.tx || rows.length <= insertChunk) {
-      const result = await run(parsed.tx ?? this.#sql, insertJobs(schema, rows));
-      return result.map(toJob) as Job<Args>[];
-    }
-    return (await this.#sql.begin(async (tx) => {
-      // Sent at once: postgres.js pipelines them on the transaction's connection, so the server
-      // inserts a chunk while the client reads the jobs of the one before (see bench/).
-      const chunks: Promise<JobRow[]>[] = [];
-      for (let i = 0; i < rows.length; i += insertChunk) {
-        chunks.push(run(tx, insertJobs(schema, rows.slice(i, i + insertChunk))));
-      }
-      return (await Promise.all(chunks)).flatMap((result) => result.map(toJob));
-    })) as Job<Args>[];
+    const { schema, testing, maxArgsBytes } = this.options;
+    const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
+    return (await insertJobsOf(context, worker, argsList, options)) as Job<Args>[];
   }
 
   /** One job by id, or null. */
@@ -495,29 +410,6 @@ export class Queue extends EventEmitter<QueueEvents> {
   get #controlContext(): ControlContext {
     const { schema, node, queues } = this.options;
     return { sql: this.#sql, schema, node, producers: this.#producers, configured: queues };
-  }
-
-  #resolveWorker(worker: AnyWorker | CleanupTarget | string): AnyWorker | { name: string } {
-    if (isCleanupTarget(worker)) {
-      return this.#workers.get(worker.worker) ?? { name: worker.worker, queue: worker.queue };
-    }
-    if (typeof worker === "string") {
-      const known = this.#workers.get(worker);
-      if (known) return known;
-      const name = nameSchema.safeParse(worker);
-      if (!name.success) {
-        throw new InsertError(
-          `insert: worker name ${JSON.stringify(worker)} ${name.error.issues[0]?.message}`,
-        );
-      }
-      return { name: worker };
-    }
-    if (typeof worker !== "object" || worker === null || typeof worker.name !== "string") {
-      throw new InsertError(
-        "insert: the first argument must be a worker made by defineWorker() or a worker name",
-      );
-    }
-    return worker as AnyWorker;
   }
 
   /** See {@link settleArrayTypes}: after the first query, reconnects skip a risky type fetch. */
