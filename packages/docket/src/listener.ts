@@ -18,6 +18,15 @@ function forgetChannel(sql: Sql, channel: string): void {
   if (channels && typeof channels === "object") delete channels[channel];
 }
 
+/** Resolves or rejects as `promise` does, or rejects after `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Options of {@link listenReliably}. */
 export interface ListenOptions {
   /** How often the subscription is checked with a ping of its own. */
@@ -57,10 +66,12 @@ export async function listenReliably(
   const check = async () => {
     try {
       if (waiting) {
-        // The last ping never came back: the subscription is gone.
-        await subscription.unlisten().catch(() => {});
+        // The last ping never came back: the subscription is gone. Each step is bounded: on a
+        // connection that is being replaced a query can wait a long time, and the check must
+        // come round again.
+        await within(subscription.unlisten(), options.checkIntervalMs).catch(() => {});
         forgetChannel(sql, channel);
-        subscription = await subscribe();
+        subscription = await within(subscribe(), options.checkIntervalMs * 2);
       }
       token = `${pingPrefix}${randomUUID()}`;
       waiting = true;
