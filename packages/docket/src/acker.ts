@@ -1,7 +1,6 @@
 import { isRetryableDatabaseError } from "./errors.js";
 import { type Executor, run } from "./sql/executor.js";
-import type { AckRow } from "./sql/jobs.js";
-import { ackJobs } from "./sql/jobs.js";
+import { type AckRow, ackJobs, type PlainCompletions } from "./sql/jobs.js";
 import type { JobState } from "./types.js";
 
 interface Pending {
@@ -85,19 +84,22 @@ export class Acker {
     const batch = this.#pending.splice(0, this.#options.batchSize);
     this.#inFlight = batch;
     const { executor, schema, node } = this.#options;
+    const plain: PlainCompletions = { ids: [], attempts: [] };
+    const rows: AckRow[] = [];
+    for (const { row } of batch) {
+      if (isPlainCompletion(row)) {
+        plain.ids.push(row.id);
+        plain.attempts.push(row.attempt);
+      } else {
+        rows.push(row);
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        const rows = await run(
-          executor,
-          ackJobs(
-            schema,
-            node,
-            batch.map((p) => p.row),
-          ),
-        );
-        const stored = new Map(rows.map((r) => [String(r.id), r.state]));
+        const [result] = await run(executor, ackJobs(schema, node, plain, rows));
+        const stored = new Set(result?.ids ? result.ids.split(",") : []);
         this.#inFlight = [];
-        for (const p of batch) p.done(stored.get(p.row.id) ?? null);
+        for (const p of batch) p.done(stored.has(p.row.id) ? p.row.state : null);
         return;
       } catch (error) {
         this.#options.onError(error);
@@ -111,4 +113,9 @@ export class Acker {
       }
     }
   }
+}
+
+/** A completion that adds nothing to `meta`: it travels in the arrays of {@link ackJobs}. */
+function isPlainCompletion(row: AckRow): boolean {
+  return row.state === "completed" && row.error === null && Object.keys(row.meta).length === 0;
 }

@@ -2,6 +2,8 @@ import { beforeEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../test/support/database.js";
 import { queueFactory } from "../../../test/support/queues.js";
 import { ConfigError, defineWorker, type Job, JobNotFoundError, type JobState } from "./index.js";
+import { listJobs } from "./sql/admin.js";
+import { compile } from "./sql/executor.js";
 
 const db = useTestDatabase();
 const makeQueue = queueFactory(db);
@@ -113,6 +115,46 @@ describe("listJobs", () => {
     await expect(queue.listJobs({ stat: "available" } as never)).rejects.toThrow(
       /did you mean "state"/,
     );
+  });
+});
+
+describe("listing plans", () => {
+  test("a filter on rare states reads their partial indexes, not every job", async () => {
+    await db.sql`
+      INSERT INTO docket.jobs (state, queue, worker, completed_at, discarded_at, cancelled_at)
+      SELECT s::docket.job_state, 'default', 'w' || (n % 5),
+        CASE WHEN s = 'completed' THEN now() END, CASE WHEN s = 'discarded' THEN now() END,
+        CASE WHEN s = 'cancelled' THEN now() END
+      FROM generate_series(1, 60000) AS n,
+        LATERAL (SELECT CASE WHEN n % 10000 = 0 THEN 'discarded' WHEN n % 10000 = 1 THEN 'cancelled'
+          ELSE 'completed' END AS s) AS x`;
+    await db.sql`ANALYZE docket.jobs`;
+    const compiled = compile(
+      listJobs(
+        "docket",
+        { states: ["discarded", "cancelled"], workers: ["w1"] },
+        { limit: 20, after: undefined, order: "asc" },
+      ),
+    );
+    const reserved = await db.sql.reserve();
+    try {
+      // As the driver runs it: prepared, with its parameters unknown to the plan.
+      await reserved`SET plan_cache_mode = force_generic_plan`;
+      await reserved.unsafe(`PREPARE list_plan AS ${compiled.sql}`);
+      const params = compiled.parameters.map((p) =>
+        Array.isArray(p) ? `'{${p.join(",")}}'` : String(p),
+      );
+      const plan = await reserved.unsafe<{ "QUERY PLAN": string }[]>(
+        `EXPLAIN EXECUTE list_plan(${params.join(", ")})`,
+      );
+      const text = plan.map((row) => row["QUERY PLAN"]).join("\n");
+      expect(text).toContain("jobs_prune_discarded_idx");
+      expect(text).toContain("jobs_prune_cancelled_idx");
+      expect(text).not.toMatch(/Seq Scan on jobs|Index Scan using jobs_pkey/);
+      await reserved`DEALLOCATE list_plan`;
+    } finally {
+      reserved.release();
+    }
   });
 });
 

@@ -16,6 +16,7 @@ export interface JobRunnerOptions {
   producers: Map<string, Producer>;
   control: ControlContext;
   emit: ProducerOptions["emit"];
+  listens: ProducerOptions["listens"];
   reportError: (error: unknown, source: string) => void;
 }
 
@@ -32,7 +33,7 @@ export class JobRunner {
 
   constructor(options: JobRunnerOptions) {
     this.#options = options;
-    const { sql, options: queue, workers, producers, emit, reportError } = options;
+    const { sql, options: queue, workers, producers, emit, listens, reportError } = options;
     const { schema, node } = queue;
     this.#acker = new Acker({
       executor: sql,
@@ -60,6 +61,7 @@ export class JobRunner {
           workers,
           acker: this.#acker,
           emit,
+          listens,
         }),
       );
     }

@@ -1,7 +1,7 @@
 import pLimit, { type LimitFunction } from "p-limit";
 import type { Acker } from "./acker.js";
 import type { QueueEvents } from "./events.js";
-import { toJob } from "./job-row.js";
+import { toClaimedJob } from "./job-row.js";
 import { LazyAbortController } from "./lazy-abort-controller.js";
 import { type Outcome, runJob, ShutdownError, toAckRow } from "./run-job.js";
 import { type Executor, run } from "./sql/executor.js";
@@ -39,6 +39,8 @@ export interface ProducerOptions {
   workers: ReadonlyMap<string, AnyWorker>;
   acker: Acker;
   emit: Emit;
+  /** Whether anyone listens to `event`: payloads nobody reads are not built. */
+  listens: (event: keyof QueueEvents) => boolean;
 }
 
 interface Claimed {
@@ -155,6 +157,7 @@ export class Producer {
       this.#again = true;
       return;
     }
+    if (!this.#wantsJobs()) return;
     this.#fetching = true;
     setImmediate(() => {
       this.#loop = this.#fetchLoop();
@@ -173,21 +176,8 @@ export class Producer {
     try {
       do {
         this.#again = false;
-        if (Date.now() < this.#backoffUntil) break;
-        const prefetch = this.#prefetch();
-        const free = this.#limit.concurrency + prefetch - this.#claimed.size;
-        if (this.#options.acker.backlogged) {
-          // Woken again as soon as outcomes are stored (see #store): with every claimed job done,
-          // nothing else would wake it before the next poll.
-          this.#waitingForAcks = true;
-          break;
-        }
-        if (free <= 0 || this.#stopping || this.#paused) break;
-        // A slot is idle only while fewer jobs are held than run at once: fill it now. Otherwise
-        // the prefetch buffer is refilled once half of it is used, so that fetches come in
-        // batches and overlap with the jobs still buffered (with no prefetch: at once, as before).
-        const slotIdle = this.#claimed.size < this.#limit.concurrency;
-        if (!slotIdle && free < Math.ceil(prefetch / 2)) break;
+        if (this.#stopping || this.#paused || !this.#wantsJobs()) break;
+        const free = this.#limit.concurrency + this.#prefetch() - this.#claimed.size;
         const { executor, schema, queue, node } = this.#options;
         const rows = await run(executor, fetchJobs(schema, queue, free, node));
         rows.sort(
@@ -196,7 +186,7 @@ export class Producer {
             +a.scheduled_at - +b.scheduled_at ||
             Number(a.id) - Number(b.id),
         );
-        for (const row of rows) this.#dispatch(toJob(row));
+        for (const row of rows) this.#dispatch(toClaimedJob(row, queue, node));
         if (rows.length === free) this.#again = true;
       } while (this.#again);
     } catch (error) {
@@ -238,7 +228,7 @@ export class Producer {
     const { job } = claimed;
     const startedAt = performance.now();
     const queueTimeMs = Math.max(0, +(job.attemptedAt ?? 0) - +job.scheduledAt);
-    this.#options.emit("job:start", { job, queueTimeMs });
+    if (this.#options.listens("job:start")) this.#options.emit("job:start", { job, queueTimeMs });
     const outcome = await runJob(
       job,
       this.#options.workers.get(job.worker),
@@ -251,6 +241,24 @@ export class Producer {
     this.#countCompletion();
     this.#store(job, outcome, { queueTimeMs, durationMs });
     this.wake();
+  }
+
+  /** Whether a fetch now would be worth its round trip. */
+  #wantsJobs(): boolean {
+    if (Date.now() < this.#backoffUntil) return false;
+    if (this.#options.acker.backlogged) {
+      // Woken again as soon as outcomes are stored (see #store): with every claimed job done,
+      // nothing else would wake it before the next poll.
+      this.#waitingForAcks = true;
+      return false;
+    }
+    const prefetch = this.#prefetch();
+    const free = this.#limit.concurrency + prefetch - this.#claimed.size;
+    if (free <= 0) return false;
+    // A slot is idle only while fewer jobs are held than run at once: fill it now. Otherwise the
+    // prefetch buffer is refilled once half of it is used, so that fetches come in batches and
+    // overlap with the jobs still buffered (with no prefetch: at once).
+    return this.#claimed.size < this.#limit.concurrency || free >= Math.ceil(prefetch / 2);
   }
 
   /** How many jobs to hold beyond the running ones now. */
@@ -278,13 +286,14 @@ export class Producer {
   }
 
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
-    const { acker, emit } = this.#options;
+    const { acker, emit, listens } = this.#options;
     acker.push(toAckRow(job, outcome), (state) => {
       if (this.#waitingForAcks) {
         this.#waitingForAcks = false;
         this.wake();
       }
       if (state === null) return; // cancelled, rescued or deleted meanwhile: not ours to report
+      if (outcome.kind === "complete" && !listens("job:complete")) return;
       const stored: Job = { ...job, state };
       switch (outcome.kind) {
         case "complete":

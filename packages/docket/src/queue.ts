@@ -187,6 +187,7 @@ export class Queue extends EventEmitter<QueueEvents> {
       producers: this.#producers,
       control: this.#controlContext,
       emit: this.emit.bind(this) as ProducerEmit,
+      listens: (event) => this.listenerCount(event) > 0,
       reportError: (error, source) => this.#reportError(error, source),
     });
     // Stored pause and scale before anything can fetch.

@@ -27,11 +27,33 @@ export interface JobFilterSql {
 /** Final states: a job in one of them never runs again unless retried. */
 const finalStates = sql`('completed', 'discarded', 'cancelled')`;
 
-function conditions(schema: string, filter: JobFilterSql): RawBuilder<unknown>[] {
-  const state = sql.id(schema, "job_state");
+/**
+ * Each state as a constant of the statement's text, so that the planner can match it with the
+ * partial index of that state (every state has one: fetch, stage, rescue, prune); a parameter
+ * would hide which states are asked for. The texts are fixed here, never taken from input.
+ */
+const stateLiterals: Record<JobState, RawBuilder<unknown>> = {
+  available: sql`'available'`,
+  scheduled: sql`'scheduled'`,
+  executing: sql`'executing'`,
+  retryable: sql`'retryable'`,
+  completed: sql`'completed'`,
+  discarded: sql`'discarded'`,
+  cancelled: sql`'cancelled'`,
+};
+
+function stateCondition(states: JobState[]): RawBuilder<unknown> {
+  if (states.length === 0) return sql`FALSE`;
+  return sql`(${sql.join(
+    states.map((s) => sql`state = ${stateLiterals[s]}`),
+    sql` OR `,
+  )})`;
+}
+
+function conditions(filter: JobFilterSql): RawBuilder<unknown>[] {
   const where: RawBuilder<unknown>[] = [];
   if (filter.ids) where.push(sql`id = ANY(${filter.ids}::bigint[])`);
-  if (filter.states) where.push(sql`state = ANY(${filter.states}::${state}[])`);
+  if (filter.states) where.push(stateCondition(filter.states));
   if (filter.queues) where.push(sql`queue = ANY(${filter.queues}::text[])`);
   if (filter.workers) where.push(sql`worker = ANY(${filter.workers}::text[])`);
   if (filter.tags) where.push(sql`tags @> ${filter.tags}::text[]`);
@@ -45,8 +67,8 @@ function conditions(schema: string, filter: JobFilterSql): RawBuilder<unknown>[]
   return where;
 }
 
-function whereClause(schema: string, filter: JobFilterSql, ...more: RawBuilder<unknown>[]) {
-  const all = [...conditions(schema, filter), ...more];
+function whereClause(filter: JobFilterSql, ...more: RawBuilder<unknown>[]) {
+  const all = [...conditions(filter), ...more];
   return all.length === 0 ? sql`TRUE` : sql.join(all, sql` AND `);
 }
 
@@ -67,7 +89,7 @@ export function listJobs(
       : [desc ? sql`id < ${page.after}::bigint` : sql`id > ${page.after}::bigint`];
   return sql<JobRow>`
     SELECT * FROM ${sql.id(schema, "jobs")}
-    WHERE ${whereClause(schema, filter, ...cursor)}
+    WHERE ${whereClause(filter, ...cursor)}
     ORDER BY id ${desc ? sql`DESC` : sql`ASC`}
     LIMIT ${page.limit}`;
 }
@@ -82,7 +104,7 @@ export function cancelJobs(schema: string, filter: JobFilterSql, limit?: number)
   return sql<JobRow & { previous_state: JobState }>`
     WITH target AS (
       SELECT id, state AS previous_state FROM ${jobs}
-      WHERE ${whereClause(schema, filter, sql`state NOT IN ${finalStates}`)}
+      WHERE ${whereClause(filter, sql`state NOT IN ${finalStates}`)}
       ORDER BY id ${limitClause(limit)}
       FOR UPDATE
     ), cancelled AS (
@@ -115,7 +137,7 @@ export function retryJobs(schema: string, filter: JobFilterSql, limit?: number) 
   return sql<JobRow>`
     WITH target AS (
       SELECT id, unique_key FROM ${jobs}
-      WHERE ${whereClause(schema, filter, sql`state IN ('scheduled', 'retryable', 'completed', 'discarded', 'cancelled')`)}
+      WHERE ${whereClause(filter, sql`state IN ('scheduled', 'retryable', 'completed', 'discarded', 'cancelled')`)}
       ORDER BY id ${limitClause(limit)}
       FOR UPDATE
     ), chosen AS (
@@ -147,7 +169,7 @@ export function deleteJobs(schema: string, filter: JobFilterSql, limit?: number)
   return sql<JobRow>`
     WITH target AS (
       SELECT id FROM ${jobs}
-      WHERE ${whereClause(schema, filter, sql`state <> 'executing'`)}
+      WHERE ${whereClause(filter, sql`state <> 'executing'`)}
       ORDER BY id ${limitClause(limit)}
       FOR UPDATE
     ), deleted AS (

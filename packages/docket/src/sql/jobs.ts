@@ -80,12 +80,33 @@ export function insertJobs(schema: string, rows: InsertRow[]) {
 }
 
 /**
+ * A claimed job as {@link fetchJobs} returns it: only what the claim does not already know. Its
+ * state is `executing`, its queue the one fetched, `attempted_by` the node, and the final
+ * timestamps are null (a retry clears them). Every column fewer is less to decode per job.
+ */
+export type ClaimedRow = Pick<
+  JobRow,
+  | "id"
+  | "worker"
+  | "args"
+  | "meta"
+  | "tags"
+  | "errors"
+  | "attempt"
+  | "max_attempts"
+  | "priority"
+  | "inserted_at"
+  | "scheduled_at"
+  | "attempted_at"
+>;
+
+/**
  * Claims up to `limit` available jobs of one queue for `node`, in priority order, skipping rows
  * that other nodes hold locked.
  */
 export function fetchJobs(schema: string, queue: string, limit: number, node: string) {
   const jobs = sql.id(schema, "jobs");
-  return sql<JobRow>`
+  return sql<ClaimedRow>`
     WITH next AS (
       SELECT id FROM ${jobs}
       WHERE state = 'available' AND queue = ${queue}
@@ -96,7 +117,8 @@ export function fetchJobs(schema: string, queue: string, limit: number, node: st
     UPDATE ${jobs} AS j
     SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(), attempted_by = ${node}
     FROM next WHERE j.id = next.id
-    RETURNING j.*`;
+    RETURNING j.id, j.worker, j.args, j.meta, j.tags, j.errors, j.attempt, j.max_attempts,
+      j.priority, j.inserted_at, j.scheduled_at, j.attempted_at`;
 }
 
 /** One outcome for {@link ackJobs}. */
@@ -114,15 +136,30 @@ export interface AckRow {
 }
 
 /**
- * Records the outcomes of a batch of attempts in one UPDATE. A row only changes while it is
- * still this node's attempt: a job cancelled or rescued meanwhile is left as it is.
+ * Completions with nothing to add to `meta` (no result), the common outcome, as two parallel
+ * arrays: far less to encode and to parse than a JSON document per job.
  */
-export function ackJobs(schema: string, node: string, rows: AckRow[]) {
+export interface PlainCompletions {
+  ids: string[];
+  attempts: number[];
+}
+
+/**
+ * Records the outcomes of a batch of attempts in one UPDATE: the plain completions as arrays,
+ * every other outcome as a JSON row. A row only changes while it is still this node's attempt:
+ * a job cancelled or rescued meanwhile is left as it is. Returns one row: the ids stored, comma
+ * separated (one value to decode instead of a row per job).
+ */
+export function ackJobs(schema: string, node: string, plain: PlainCompletions, rows: AckRow[]) {
   const jobs = sql.id(schema, "jobs");
   const state = sql.id(schema, "job_state");
-  return sql<{ id: string; state: JobState }>`
+  return sql<{ ids: string | null; notified: string }>`
     WITH x AS MATERIALIZED (
-      SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS x(
+      SELECT c.id, c.attempt, 'completed'::${state} AS state, NULL::double precision AS delay_ms,
+        0 AS refund, NULL::jsonb AS error, NULL::jsonb AS meta
+      FROM unnest(${plain.ids}::bigint[], ${plain.attempts}::integer[]) AS c(id, attempt)
+      UNION ALL
+      SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS r(
         id bigint, attempt integer, state ${state}, delay_ms double precision, refund integer,
         error jsonb, meta jsonb)
     ), acked AS (
@@ -136,7 +173,7 @@ export function ackJobs(schema: string, node: string, rows: AckRow[]) {
           ELSE now() + x.delay_ms * interval '1 millisecond' END,
         attempt = j.attempt - x.refund,
         errors = CASE WHEN x.error IS NULL THEN j.errors ELSE j.errors || jsonb_build_array(x.error) END,
-        meta = j.meta || x.meta
+        meta = CASE WHEN x.meta IS NULL THEN j.meta ELSE j.meta || x.meta END
       FROM x
       -- The batch's ids lead the planner to the primary key (an array of unknown length is
       -- estimated small), and the state, compared as text, is no index condition. Otherwise the
@@ -147,7 +184,7 @@ export function ackJobs(schema: string, node: string, rows: AckRow[]) {
         AND j.state::text = 'executing' AND j.attempt = x.attempt AND j.attempted_by = ${node}
       RETURNING j.id, j.state, j.queue
     )
-    SELECT id, state, (
+    SELECT string_agg(id::text, ',') AS ids, (
       SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
       FROM (SELECT DISTINCT queue FROM acked WHERE state = 'available') q
     ) AS notified

@@ -78,7 +78,7 @@ export async function drainQueue(queue: Queue, options: DrainOptions = {}): Prom
       const job = toJob(row);
       ran.add(job.id);
       const outcome = await runJob(job, workers.get(job.worker), new AbortController(), node);
-      await run(sql, ackJobs(schema, node, [toAckRow(job, outcome)]));
+      await run(sql, ackJobs(schema, node, { ids: [], attempts: [] }, [toAckRow(job, outcome)]));
       if (outcome.kind === "complete") counts.completed++;
       else if (outcome.kind === "error") {
         counts[outcome.state]++;
