@@ -1,4 +1,3 @@
-import pLimit, { type LimitFunction } from "p-limit";
 import type { Acker } from "./acker.js";
 import type { QueueEvents } from "./events.js";
 import { toClaimedJob } from "./job-row.js";
@@ -66,18 +65,24 @@ interface Claimed {
 export class Producer {
   readonly queue: string;
   readonly #options: ProducerOptions;
-  readonly #limit: LimitFunction;
+  /** Jobs that may run at once. */
+  #limit: number;
+  /** Jobs running now. */
+  #running = 0;
+  /** Claimed jobs waiting for a slot, oldest first. */
+  #waiting: Claimed[] = [];
   readonly #claimed = new Map<string, Claimed>();
   #paused: boolean;
   #started = false;
   #stopping = false;
-  #fetching = false;
-  #again = false;
+  /** The fetch under way, if any: stop() waits for it so that no claimed job slips past. */
+  #fetching: Promise<void> | undefined;
+  /** A wake came while a fetch was under way: look again once it is back. */
+  #wokenMeanwhile = false;
+  #fillScheduled = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #reclaimTimer: NodeJS.Timeout | undefined;
   #backoffUntil = 0;
-  /** The fetch under way, if any: stop() waits for it so no claimed job slips past. */
-  #loop: Promise<void> | undefined;
   /** Set when a fetch was skipped because outcomes piled up in the acker. */
   #waitingForAcks = false;
   /** Jobs per second completed while busy, for `prefetch: "auto"`. */
@@ -88,7 +93,7 @@ export class Producer {
   constructor(options: ProducerOptions) {
     this.#options = options;
     this.queue = options.queue;
-    this.#limit = pLimit(options.limit);
+    this.#limit = options.limit;
     this.#paused = options.paused;
   }
 
@@ -98,7 +103,7 @@ export class Producer {
   }
 
   get limit(): number {
-    return this.#limit.concurrency;
+    return this.#limit;
   }
 
   get paused(): boolean {
@@ -130,14 +135,15 @@ export class Producer {
 
   /** Changes how many jobs run at once; takes effect at once. */
   scale(limit: number): void {
-    this.#limit.concurrency = limit;
+    this.#limit = limit;
+    this.#startWaiting();
     this.wake();
   }
 
   /** Runs nothing more; jobs claimed ahead (the prefetch buffer) go back to the queue. */
   pause(): void {
     this.#paused = true;
-    this.#limit.clearQueue();
+    this.#waiting = [];
     for (const claimed of [...this.#claimed.values()]) {
       if (!claimed.started) this.#handBack(claimed);
     }
@@ -154,13 +160,16 @@ export class Producer {
     // fetch sent earlier (a notification, the listener's catch-up) would claim jobs regardless.
     if (!this.#started || this.#stopping || this.#paused) return;
     if (this.#fetching) {
-      this.#again = true;
+      this.#wokenMeanwhile = true;
       return;
     }
-    if (!this.#wantsJobs()) return;
-    this.#fetching = true;
-    setImmediate(() => {
-      this.#loop = this.#fetchLoop();
+    if (this.#fillScheduled || !this.#wantsJobs()) return;
+    this.#fillScheduled = true;
+    // A microtask, not a later turn of the event loop: jobs that finish without waiting on I/O
+    // run one after another in microtasks, and the fetch must go out while they do.
+    queueMicrotask(() => {
+      this.#fillScheduled = false;
+      this.#fill();
     });
   }
 
@@ -172,28 +181,36 @@ export class Producer {
     return true;
   }
 
-  async #fetchLoop(): Promise<void> {
+  /** Starts a fetch if the buffer needs one; once back, looks again if it came back full. */
+  #fill(): void {
+    if (this.#fetching || this.#stopping || this.#paused || !this.#wantsJobs()) return;
+    const count = this.#limit + this.#prefetch() - this.#claimed.size;
+    this.#fetching = this.#fetch(count).then((full) => {
+      this.#fetching = undefined;
+      if (full || this.#wokenMeanwhile) {
+        this.#wokenMeanwhile = false;
+        this.#fill();
+      }
+    });
+  }
+
+  /** Claims up to `count` jobs and hands them to the slots; true when it got all it asked for. */
+  async #fetch(count: number): Promise<boolean> {
     try {
-      do {
-        this.#again = false;
-        if (this.#stopping || this.#paused || !this.#wantsJobs()) break;
-        const free = this.#limit.concurrency + this.#prefetch() - this.#claimed.size;
-        const { executor, schema, queue, node } = this.#options;
-        const rows = await run(executor, fetchJobs(schema, queue, free, node));
-        rows.sort(
-          (a, b) =>
-            a.priority - b.priority ||
-            +a.scheduled_at - +b.scheduled_at ||
-            Number(a.id) - Number(b.id),
-        );
-        for (const row of rows) this.#dispatch(toClaimedJob(row, queue, node));
-        if (rows.length === free) this.#again = true;
-      } while (this.#again);
+      const { executor, schema, queue, node } = this.#options;
+      const rows = await run(executor, fetchJobs(schema, queue, count, node));
+      rows.sort(
+        (a, b) =>
+          a.priority - b.priority ||
+          +a.scheduled_at - +b.scheduled_at ||
+          Number(a.id) - Number(b.id),
+      );
+      for (const row of rows) this.#dispatch(toClaimedJob(row, queue, node));
+      return rows.length === count;
     } catch (error) {
       this.#backoffUntil = Date.now() + Math.min(this.#options.pollIntervalMs, 1000);
       this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
-    } finally {
-      this.#fetching = false;
+      return false;
     }
   }
 
@@ -207,9 +224,28 @@ export class Producer {
       settled: Promise.resolve(),
     };
     this.#claimed.set(job.id, claimed);
-    claimed.settled = this.#limit(() => this.#execute(claimed)).catch((error: unknown) => {
-      this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
-    });
+    this.#waiting.push(claimed);
+    this.#startWaiting();
+  }
+
+  #slotFreed(): void {
+    this.#running--;
+    this.#startWaiting();
+  }
+
+  /** Starts waiting jobs, oldest first, while slots are free. */
+  #startWaiting(): void {
+    while (this.#running < this.#limit && this.#waiting.length > 0) {
+      const claimed = this.#waiting.shift() as Claimed;
+      this.#running++;
+      claimed.settled = this.#execute(claimed).then(
+        () => this.#slotFreed(),
+        (error: unknown) => {
+          this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
+          this.#slotFreed();
+        },
+      );
+    }
   }
 
   async #execute(claimed: Claimed): Promise<void> {
@@ -253,19 +289,19 @@ export class Producer {
       return false;
     }
     const prefetch = this.#prefetch();
-    const free = this.#limit.concurrency + prefetch - this.#claimed.size;
+    const free = this.#limit + prefetch - this.#claimed.size;
     if (free <= 0) return false;
     // A slot is idle only while fewer jobs are held than run at once: fill it now. Otherwise the
     // prefetch buffer is refilled once half of it is used, so that fetches come in batches and
     // overlap with the jobs still buffered (with no prefetch: at once).
-    return this.#claimed.size < this.#limit.concurrency || free >= Math.ceil(prefetch / 2);
+    return this.#claimed.size < this.#limit || free >= Math.ceil(prefetch / 2);
   }
 
   /** How many jobs to hold beyond the running ones now. */
   #prefetch(): number {
     const { prefetch } = this.#options;
     if (prefetch !== "auto") return prefetch;
-    const cap = Math.min(autoPrefetchMax, autoPrefetchPerSlot * this.#limit.concurrency);
+    const cap = Math.min(autoPrefetchMax, autoPrefetchPerSlot * this.#limit);
     return Math.min(cap, Math.floor((this.#rate * autoPrefetchMs) / 1000));
   }
 
@@ -326,8 +362,8 @@ export class Producer {
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
     // Jobs claimed by a fetch that was under way are dispatched before the hand-back below.
-    await this.#loop;
-    this.#limit.clearQueue();
+    while (this.#fetching) await this.#fetching;
+    this.#waiting = [];
     for (const claimed of [...this.#claimed.values()]) {
       if (!claimed.started) this.#handBack(claimed);
     }

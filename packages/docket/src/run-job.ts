@@ -76,18 +76,18 @@ export async function runJob(
   }
   let timer: NodeJS.Timeout | undefined;
   try {
-    const perform = Promise.resolve().then(() =>
-      // A getter: the signal is made only if perform looks at it (see LazyAbortController).
-      worker.perform(performed as Job<never>, {
-        get signal() {
-          return controller.signal;
-        },
-      }),
-    );
+    // A getter: the signal is made only if perform looks at it (see LazyAbortController). A
+    // perform that throws before returning its promise lands in the catch below.
+    const returned: unknown = worker.perform(performed as Job<never>, {
+      get signal() {
+        return controller.signal;
+      },
+    });
     let result: unknown;
     if (worker.timeoutMs === undefined) {
-      result = await perform;
+      result = await returned;
     } else {
+      const perform = Promise.resolve(returned);
       const timeoutMs = worker.timeoutMs;
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {

@@ -1,0 +1,24 @@
+import postgres from "postgres";
+import { defineWorker, Queue } from "docket";
+const url = "postgres://postgres@localhost:55432/gaps";
+const admin = postgres("postgres://postgres@localhost:55432/postgres", { max: 1, onnotice: () => {} });
+await admin.unsafe("DROP DATABASE IF EXISTS gaps");
+await admin.unsafe("CREATE DATABASE gaps");
+await admin.end();
+const starts: number[] = []; (globalThis as any).__log = [];
+const w = defineWorker<{ i: number }>({ name: "noop", perform: async () => { starts.push(performance.now()); } });
+const q1 = new Queue({ connection: url, workers: [w], queues: {} });
+await q1.migrate();
+await q1.insertMany(w, Array.from({ length: 40000 }, (_, i) => ({ i })));
+const q = new Queue({ connection: url, workers: [w], queues: { default: { limit: 10 } } });
+const t0 = performance.now();
+await q.start();
+while (starts.length < 40000) await new Promise((r) => setTimeout(r, 5));
+const t1 = performance.now();
+let gapTime = 0, gaps = 0;
+for (let i = 1; i < starts.length; i++) { const d = starts[i]! - starts[i - 1]!; if (d > 0.5) { gapTime += d; gaps++; } }
+console.log(`wall ${(t1 - t0).toFixed(0)} ms, first start ${(starts[0]! - t0).toFixed(0)} ms, span ${(starts.at(-1)! - starts[0]!).toFixed(0)} ms; gaps>0.5ms: ${gaps}, total ${gapTime.toFixed(0)} ms`);
+await q.stop(); await q1.stop();
+const log = (globalThis as any).__log as number[][];
+console.log("fetches", log.length);
+for (const l of log.filter((_, k) => k % Math.ceil(log.length / 40) === 0)) console.log(l.map((x) => x.toFixed(1)).join(" "));
