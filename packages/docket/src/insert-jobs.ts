@@ -1,10 +1,15 @@
 import type { Sql } from "postgres";
 import { type CleanupTarget, isCleanupTarget } from "./cleanup-target.js";
 import { InsertError } from "./errors.js";
-import { buildInsertRow, type InsertOptions, parseInsertOptions } from "./insert.js";
-import { toJob } from "./job-row.js";
-import { run } from "./sql/executor.js";
-import { insertJobs, type JobRow } from "./sql/jobs.js";
+import {
+  checkArgs,
+  type InsertOptions,
+  parseInsertOptions,
+  type SharedInsertFields,
+  sharedInsertFields,
+} from "./insert.js";
+import { type Executor, run } from "./sql/executor.js";
+import { insertJobBatch } from "./sql/jobs.js";
 import { performInline } from "./testing/perform-job.js";
 import type { Job } from "./types.js";
 import { resolveUnique } from "./unique.js";
@@ -35,11 +40,11 @@ export async function insertJobsOf(
 ): Promise<Job[]> {
   const parsed = parseInsertOptions(options);
   const definition = resolveWorker(context.workers, worker);
-  const rows = argsList.map((args) =>
-    buildInsertRow(definition, args, parsed, context.maxArgsBytes),
-  );
-  if (rows.length === 0) return [];
+  const shared = sharedInsertFields(definition, parsed);
+  const argsJson = argsList.map((args) => checkArgs(definition, args, context.maxArgsBytes));
+  if (argsList.length === 0) return [];
   if (context.testing === "inline") {
+    const rows = argsList.map((args) => ({ ...shared, args }));
     return performInline("perform" in definition ? definition : undefined, rows);
   }
   const unique = resolveUnique(
@@ -48,20 +53,62 @@ export async function insertJobsOf(
   );
   const { sql, schema } = context;
   if (unique) {
+    const rows = argsList.map((args) => ({ ...shared, args }));
     return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows, unique);
   }
-  if (parsed.tx || rows.length <= insertChunk) {
-    return (await run(parsed.tx ?? sql, insertJobs(schema, rows))).map(toJob);
+  if (parsed.tx || argsJson.length <= insertChunk) {
+    return insertChunkOf(parsed.tx ?? sql, schema, shared, argsJson);
   }
   return (await sql.begin(async (tx) => {
     // Sent at once: postgres.js pipelines them on the transaction's connection, so the server
-    // inserts a chunk while the client reads the jobs of the one before (see bench/).
-    const chunks: Promise<JobRow[]>[] = [];
-    for (let i = 0; i < rows.length; i += insertChunk) {
-      chunks.push(run(tx, insertJobs(schema, rows.slice(i, i + insertChunk))));
+    // inserts a chunk while the client builds the jobs of the one before (see bench/).
+    const chunks: Promise<Job[]>[] = [];
+    for (let i = 0; i < argsJson.length; i += insertChunk) {
+      chunks.push(insertChunkOf(tx, schema, shared, argsJson.slice(i, i + insertChunk)));
     }
-    return (await Promise.all(chunks)).flatMap((result) => result.map(toJob));
+    return (await Promise.all(chunks)).flat();
   })) as Job[];
+}
+
+/**
+ * Inserts one chunk and builds its jobs from what was sent plus the one row the database returns
+ * (ids, state, times): the args come back as they are stored, parsed from the JSON sent.
+ */
+async function insertChunkOf(
+  executor: Executor,
+  schema: string,
+  shared: SharedInsertFields,
+  argsJson: string[],
+): Promise<Job[]> {
+  const [batch] = await run(executor, insertJobBatch(schema, shared, `[${argsJson.join(",")}]`));
+  const ids = batch?.ids?.split(",") ?? [];
+  if (!batch || ids.length !== argsJson.length) {
+    throw new InsertError(`insert: ${argsJson.length} jobs sent, ${ids.length} stored`);
+  }
+  const metaJson = JSON.stringify(shared.meta);
+  const insertedAt = +batch.inserted_at;
+  const scheduledAt = +batch.scheduled_at;
+  // Each job gets objects of its own: a caller may change one job without touching the others.
+  return ids.map((id, k) => ({
+    id,
+    state: batch.state,
+    queue: shared.queue,
+    worker: shared.worker,
+    args: JSON.parse(argsJson[k] as string) as Record<string, unknown>,
+    meta: metaJson === "{}" ? {} : (JSON.parse(metaJson) as Record<string, unknown>),
+    tags: [...shared.tags],
+    errors: [],
+    attempt: 0,
+    maxAttempts: shared.max_attempts,
+    priority: shared.priority,
+    insertedAt: new Date(insertedAt),
+    scheduledAt: new Date(scheduledAt),
+    attemptedAt: null,
+    completedAt: null,
+    cancelledAt: null,
+    discardedAt: null,
+    attemptedBy: null,
+  }));
 }
 
 /** The worker an insert names: a definition, a cleanup target, or a checked worker name. */

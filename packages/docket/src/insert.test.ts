@@ -93,6 +93,25 @@ describe("insert", () => {
     expect(await count()).toBe(before + 250);
   });
 
+  test("insertMany returns each job as it is stored", async () => {
+    const queue = makeQueue();
+    const options = { scheduleIn: "1h", meta: { trace: "t2" }, tags: ["bulk"], priority: 5 };
+    const args = Array.from({ length: 12_000 }, (_, n) => ({ to: `v${n}@example.com`, n }));
+    const jobs = await queue.insertMany(email, args, options);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(12_000);
+    for (const k of [0, 1, 4_999, 5_000, 11_999]) {
+      const job = jobs[k];
+      expect(job?.args).toEqual(args[k]);
+      expect(await queue.getJob(job?.id as string)).toEqual(job);
+    }
+    // Every job has objects of its own.
+    (jobs[0]?.meta as Record<string, unknown>).trace = "changed";
+    jobs[0]?.tags.push("changed");
+    jobs[0]?.scheduledAt.setTime(0);
+    expect(jobs[1]).toMatchObject({ meta: { trace: "t2" }, tags: ["bulk"] });
+    expect(+(jobs[1]?.scheduledAt as Date)).toBeGreaterThan(0);
+  });
+
   test("insertMany of more than one chunk is all or nothing", async () => {
     const queue = makeQueue();
     const worker = defineWorker({ name: "chunky", perform: () => {} });

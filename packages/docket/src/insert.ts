@@ -63,13 +63,36 @@ export function parseInsertOptions(options: InsertOptions | undefined): ParsedIn
   return parsed.data;
 }
 
-/** Validates one job's args for a worker and builds the row to insert. */
-export function buildInsertRow(
+/** The fields every job of one insert call shares: all but the args. */
+export type SharedInsertFields = Omit<InsertRow, "args">;
+
+/** The worker's defaults overridden by the call's options. */
+export function sharedInsertFields(
   worker: AnyWorker | { name: string; queue?: string },
-  args: unknown,
   options: ParsedInsertOptions,
+): SharedInsertFields {
+  const defaults = worker as Partial<AnyWorker>;
+  return {
+    queue: options.queue ?? defaults.queue ?? "default",
+    worker: worker.name,
+    meta: options.meta ?? {},
+    tags: options.tags ?? [...(defaults.tags ?? [])],
+    priority: options.priority ?? defaults.priority ?? 0,
+    max_attempts: options.maxAttempts ?? defaults.maxAttempts ?? 20,
+    scheduled_at: options.scheduledAt ? options.scheduledAt.toISOString() : null,
+    schedule_in_ms: options.scheduleIn ?? null,
+  };
+}
+
+/**
+ * Validates one job's args for a worker (a plain JSON object that fits the worker's schema and
+ * `maxArgsBytes`) and returns them as JSON text, the form in which they are stored.
+ */
+export function checkArgs(
+  worker: AnyWorker | { name: string },
+  args: unknown,
   maxArgsBytes: number,
-): InsertRow {
+): string {
   const name = worker.name;
   if (typeof args !== "object" || args === null || Array.isArray(args)) {
     throw new ArgsError(
@@ -92,23 +115,25 @@ export function buildInsertRow(
       });
     }
   }
-  const bytes = Buffer.byteLength(JSON.stringify(args));
+  const json = JSON.stringify(args);
+  // Characters count at most 3 bytes each in UTF-8: only long texts need counting.
+  const bytes = json.length * 3 <= maxArgsBytes ? json.length : Buffer.byteLength(json);
   if (bytes > maxArgsBytes) {
     throw new ArgsError(
       name,
       `args for worker "${name}" are ${bytes} bytes, over the limit of ${maxArgsBytes} (option maxArgsBytes)`,
     );
   }
-  const defaults = worker as Partial<AnyWorker>;
-  return {
-    queue: options.queue ?? defaults.queue ?? "default",
-    worker: name,
-    args,
-    meta: options.meta ?? {},
-    tags: options.tags ?? [...(defaults.tags ?? [])],
-    priority: options.priority ?? defaults.priority ?? 0,
-    max_attempts: options.maxAttempts ?? defaults.maxAttempts ?? 20,
-    scheduled_at: options.scheduledAt ? options.scheduledAt.toISOString() : null,
-    schedule_in_ms: options.scheduleIn ?? null,
-  };
+  return json;
+}
+
+/** Validates one job's args for a worker and builds the row to insert. */
+export function buildInsertRow(
+  worker: AnyWorker | { name: string; queue?: string },
+  args: unknown,
+  options: ParsedInsertOptions,
+  maxArgsBytes: number,
+): InsertRow {
+  checkArgs(worker, args, maxArgsBytes);
+  return { ...sharedInsertFields(worker, options), args };
 }

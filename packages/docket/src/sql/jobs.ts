@@ -48,35 +48,43 @@ export function insertChannel(schema: string): string {
   return `${schema}_jobs`;
 }
 
+/** What {@link insertJobBatch} returns: one row for the whole batch. */
+export interface InsertedBatch {
+  /** The new ids in the order of the args, comma separated. */
+  ids: string;
+  state: JobState;
+  inserted_at: Date;
+  scheduled_at: Date;
+}
+
 /**
- * Inserts a batch in one statement and notifies the queues that got available jobs. The
- * notification is sent on commit, so a job inserted in a transaction wakes nobody early.
+ * Inserts jobs that share everything but their args, in one statement, and notifies their queue
+ * if they are available. `argsJson` is a JSON array of the args objects, sent as text and parsed
+ * once by the server; the reply is one row, whatever the batch size.
  */
-export function insertJobs(schema: string, rows: InsertRow[]) {
+export function insertJobBatch(schema: string, shared: Omit<InsertRow, "args">, argsJson: string) {
   const jobs = sql.id(schema, "jobs");
   const state = sql.id(schema, "job_state");
-  return sql<JobRow>`
-    WITH input AS (
-      SELECT x.*,
-        coalesce(x.scheduled_at, now() + coalesce(x.schedule_in_ms, 0) * interval '1 millisecond') AS due
-      FROM ROWS FROM (jsonb_to_recordset(${rows}::jsonb) AS (
-        queue text, worker text, args jsonb, meta jsonb, tags text[], priority smallint,
-        max_attempts integer, scheduled_at timestamptz, schedule_in_ms double precision)
-      ) WITH ORDINALITY AS x(queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
-        schedule_in_ms, ord)
+  return sql<InsertedBatch>`
+    WITH due AS (
+      SELECT coalesce(${shared.scheduled_at}::timestamptz,
+        now() + coalesce(${shared.schedule_in_ms}::double precision, 0) * interval '1 millisecond') AS at
     ), inserted AS (
       INSERT INTO ${jobs} (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at)
       SELECT
-        CASE WHEN due > now() THEN 'scheduled'::${state} ELSE 'available'::${state} END,
-        queue, worker, args, meta, tags, priority, max_attempts, due
-      FROM input ORDER BY ord
-      RETURNING *
+        CASE WHEN due.at > now() THEN 'scheduled'::${state} ELSE 'available'::${state} END,
+        ${shared.queue}::text, ${shared.worker}::text, a.args, ${shared.meta}::jsonb,
+        ${shared.tags}::text[], ${shared.priority}::smallint, ${shared.max_attempts}::integer, due.at
+      FROM due, jsonb_array_elements(${argsJson}::text::jsonb) WITH ORDINALITY AS a(args, ord)
+      ORDER BY a.ord
+      RETURNING id, state
     )
-    SELECT inserted.*, (
-      SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
-      FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') q
-    ) AS notified
-    FROM inserted ORDER BY id`;
+    SELECT string_agg(id::text, ',' ORDER BY id) AS ids, min(state) AS state, now() AS inserted_at,
+      (SELECT at FROM due) AS scheduled_at, (
+        SELECT count(pg_notify(${insertChannel(schema)}, ${shared.queue}::text))
+        WHERE min(state) = 'available'
+      ) AS notified
+    FROM inserted`;
 }
 
 /**

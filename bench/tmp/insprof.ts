@@ -1,0 +1,17 @@
+import { Session } from "node:inspector/promises";
+import { writeFileSync } from "node:fs";
+import postgres from "postgres";
+import { defineWorker, Queue } from "docket";
+const url = "postgres://postgres@localhost:55432/insx";
+const admin = postgres("postgres://postgres@localhost:55432/postgres", { max: 1, onnotice: () => {} });
+const w = defineWorker<{ i: number }>({ name: "noop", perform: async () => {} });
+await admin.unsafe("DROP DATABASE IF EXISTS insx");
+await admin.unsafe("CREATE DATABASE insx");
+const q = new Queue({ connection: url, workers: [w], queues: {} });
+await q.migrate();
+for (let r = 0; r < 3; r++) await q.insertMany(w, Array.from({ length: 20000 }, (_, i) => ({ i })));
+const s = new Session(); s.connect(); await s.post("Profiler.enable"); await s.post("Profiler.start");
+for (let r = 0; r < 5; r++) await q.insertMany(w, Array.from({ length: 20000 }, (_, i) => ({ i })));
+const { profile } = await s.post("Profiler.stop");
+writeFileSync("/tmp/exp/ins.cpuprofile", JSON.stringify(profile));
+await q.stop(); await admin.end();
