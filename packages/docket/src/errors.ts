@@ -151,3 +151,10 @@ export function isRetryableDatabaseError(error: unknown): boolean {
   if (typeof code !== "string") return false;
   return retryableSqlStates.has(code) || code.startsWith("08") || connectionErrorCodes.has(code);
 }
+
+/** Whether a database error is a lock wait that ran past `lock_timeout` (SQLSTATE 55P03). */
+export function isLockTimeout(error: unknown): boolean {
+  return (
+    typeof error === "object" && error !== null && (error as { code?: unknown }).code === "55P03"
+  );
+}

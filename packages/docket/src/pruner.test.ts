@@ -182,21 +182,23 @@ describe("the prune statement", () => {
           now() - n * interval '1 second'
         FROM generate_series(1, 60000) AS n`;
       await db.sql`ANALYZE docket.jobs`;
-      const compiled = compile(pruneJobs("docket", state, hour, 1000));
       const reserved = await db.sql.reserve();
       try {
         await reserved`SET plan_cache_mode = force_generic_plan`;
-        await reserved.unsafe(`PREPARE prune_plan AS ${compiled.sql}`);
-        const params = compiled.parameters.map((p) =>
-          typeof p === "number" ? String(p) : `'${String(p)}'`,
-        );
-        const plan = await reserved.unsafe<{ "QUERY PLAN": string }[]>(
-          `EXPLAIN EXECUTE prune_plan(${params.join(", ")})`,
-        );
-        const text = plan.map((row) => row["QUERY PLAN"]).join("\n");
-        expect(text).toContain(`jobs_prune_${state}_idx`);
-        expect(text).not.toMatch(/Seq Scan on jobs/);
-        await reserved`DEALLOCATE prune_plan`;
+        for (const skipLocked of [false, true]) {
+          const compiled = compile(pruneJobs("docket", state, hour, 1000, skipLocked));
+          await reserved.unsafe(`PREPARE prune_plan AS ${compiled.sql}`);
+          const params = compiled.parameters.map((p) =>
+            typeof p === "number" ? String(p) : `'${String(p)}'`,
+          );
+          const plan = await reserved.unsafe<{ "QUERY PLAN": string }[]>(
+            `EXPLAIN EXECUTE prune_plan(${params.join(", ")})`,
+          );
+          const text = plan.map((row) => row["QUERY PLAN"]).join("\n");
+          expect(text).toContain(`jobs_prune_${state}_idx`);
+          expect(text).not.toMatch(/Seq Scan on jobs/);
+          await reserved`DEALLOCATE prune_plan`;
+        }
       } finally {
         reserved.release();
       }

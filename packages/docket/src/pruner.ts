@@ -1,4 +1,4 @@
-import { QueueStateError } from "./errors.js";
+import { isLockTimeout, QueueStateError } from "./errors.js";
 import {
   type ParsedPrunerOptions,
   type PrunerOptions,
@@ -80,8 +80,7 @@ export class Pruner implements Plugin {
         const batch = Math.min(batchSize, limit - deleted);
         if (batch <= 0) break;
         const maxAge = this.maxAgeOf(state) as number;
-        const [row] = await run(target.executor, pruneJobs(target.schema, state, maxAge, batch));
-        const count = row?.deleted ?? 0;
+        const count = await pruneBatch(target, state, maxAge, batch);
         byState[state] += count;
         deleted += count;
         if (count === batch) next.push(state);
@@ -94,5 +93,34 @@ export class Pruner implements Plugin {
   /** The retention of `state` in milliseconds, or `false` when it is kept for ever. */
   maxAgeOf(state: PrunableState): number | false {
     return this.options.maxAgeByState[state] ?? this.options.maxAge;
+  }
+}
+
+/** How long a plain DELETE of the pruner waits for a row lock before it skips locked rows. */
+const pruneLockTimeout = "50ms";
+
+/**
+ * Deletes one batch. Finished jobs are rarely locked (an admin call, another pruner), so the plain
+ * DELETE comes first: it writes each row once. Should it wait on a lock for longer than
+ * `pruneLockTimeout`, the batch is done again with SKIP LOCKED, which writes each row twice (lock,
+ * then delete) but never waits.
+ */
+async function pruneBatch(
+  target: MaintenanceTarget,
+  state: PrunableState,
+  maxAgeMs: number,
+  limit: number,
+): Promise<number> {
+  const { executor, schema } = target;
+  try {
+    const [row] = await executor.begin(async (tx) => {
+      await tx`SELECT set_config('lock_timeout', ${pruneLockTimeout}, true)`;
+      return run(tx, pruneJobs(schema, state, maxAgeMs, limit, false));
+    });
+    return row?.deleted ?? 0;
+  } catch (error) {
+    if (!isLockTimeout(error)) throw error;
+    const [row] = await run(executor, pruneJobs(schema, state, maxAgeMs, limit, true));
+    return row?.deleted ?? 0;
   }
 }

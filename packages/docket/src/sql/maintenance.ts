@@ -4,8 +4,9 @@ import { insertChannel } from "./jobs.js";
 
 /**
  * The statements of the pruner and the lifeline on the `jobs` table. Each touches at most one
- * batch of rows and runs as its own short transaction, locking rows with SKIP LOCKED so that it
- * never waits behind the producers, the acker or an admin call.
+ * batch of rows and runs as its own short transaction, and none waits long behind the producers,
+ * the acker or an admin call: they lock rows with SKIP LOCKED, or (the pruner's first try) give
+ * up on a lock after a short timeout.
  */
 
 /** The states the pruner deletes. */
@@ -30,8 +31,16 @@ const pruneTargets: Record<
 /**
  * Deletes up to `limit` jobs in `state` whose own timestamp (`completed_at`, `cancelled_at` or
  * `discarded_at`) is older than `maxAgeMs`, oldest first, walking that state's partial index.
+ * With `skipLocked` the rows are locked first and those that others hold are skipped; that costs
+ * a second write of every row, so the pruner tries the plain DELETE first (see Pruner).
  */
-export function pruneJobs(schema: string, state: PrunableState, maxAgeMs: number, limit: number) {
+export function pruneJobs(
+  schema: string,
+  state: PrunableState,
+  maxAgeMs: number,
+  limit: number,
+  skipLocked: boolean,
+) {
   const jobs = sql.id(schema, "jobs");
   const target = pruneTargets[state];
   return sql<{ deleted: number }>`
@@ -41,7 +50,7 @@ export function pruneJobs(schema: string, state: PrunableState, maxAgeMs: number
         AND ${target.column} < now() - ${maxAgeMs}::double precision * interval '1 millisecond'
       ORDER BY ${target.column}, id
       LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
+      ${skipLocked ? sql`FOR UPDATE SKIP LOCKED` : sql``}
     ), deleted AS (
       DELETE FROM ${jobs} AS j USING doomed
       WHERE j.id = doomed.id AND j.state = ${target.state}
