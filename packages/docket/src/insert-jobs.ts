@@ -43,9 +43,10 @@ export async function insertJobsOf(
   const shared = sharedInsertFields(definition, parsed);
   const argsJson = argsList.map((args) => checkArgs(definition, args, context.maxArgsBytes));
   if (argsList.length === 0) return [];
+  // Rows of their own for the paths that take whole rows (each job gets its own tags array).
+  const rows = () => argsList.map((args) => ({ ...shared, tags: [...shared.tags], args }));
   if (context.testing === "inline") {
-    const rows = argsList.map((args) => ({ ...shared, args }));
-    return performInline("perform" in definition ? definition : undefined, rows);
+    return performInline("perform" in definition ? definition : undefined, rows());
   }
   const unique = resolveUnique(
     "unique" in definition ? definition.unique : undefined,
@@ -53,8 +54,7 @@ export async function insertJobsOf(
   );
   const { sql, schema } = context;
   if (unique) {
-    const rows = argsList.map((args) => ({ ...shared, args }));
-    return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows, unique);
+    return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows(), unique);
   }
   if (parsed.tx || argsJson.length <= insertChunk) {
     return insertChunkOf(parsed.tx ?? sql, schema, shared, argsJson);
