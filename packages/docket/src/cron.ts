@@ -2,7 +2,7 @@ import { CronSchedule } from "./cron-expression.js";
 import type { ParsedCronEntry } from "./cron-options.js";
 import { QueueStateError } from "./errors.js";
 import type { InsertOptions } from "./insert.js";
-import type { MaintenanceTarget, Plugin, PluginContext } from "./plugin.js";
+import { LeaderLoop, type MaintenanceTarget, type Plugin, type PluginContext } from "./plugin.js";
 import {
   claimCronSlot,
   deleteOldCronSlots,
@@ -70,10 +70,7 @@ export class Cron implements Plugin {
   readonly #schedules = new Map<string, CronSchedule>();
   readonly #insert: CronInsertFn;
   #context: PluginContext | undefined;
-  #unsubscribe: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #active = false;
+  #loop: LeaderLoop<CronRunResult> | undefined;
   #prunedAt = 0;
 
   /** Entries must have been checked by the options schema (expression and time zone). */
@@ -89,15 +86,33 @@ export class Cron implements Plugin {
   start(context: PluginContext): void {
     if (this.entries.length === 0) return;
     this.#context = context;
-    this.#unsubscribe = context.onLeadershipChange((leader) => this.#follow(leader));
-    this.#follow(context.isLeader());
+    this.#loop = new LeaderLoop(context, {
+      name: this.name,
+      intervalMs: 1000, // after a failed run
+      run: () => this.runOnce(context),
+      onResult: (result) => {
+        for (const insertion of result.inserted) {
+          if (insertion.missed > 0) {
+            context.logger.warn("docket cron skipped missed slots", {
+              entry: insertion.entry,
+              missed: insertion.missed,
+            });
+          }
+          context.emit("cron:insert", insertion);
+        }
+      },
+      nextDelayMs: (result) => {
+        if (!result.nextSlotAt) return maxSleepMs;
+        // Slots are on the database's clock: sleep for the distance between them, plus a margin.
+        const wait = result.nextSlotAt.getTime() - result.now.getTime() + 5;
+        return Math.min(maxSleepMs, Math.max(10, wait));
+      },
+    });
   }
 
   async stop(): Promise<void> {
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
-    this.#follow(false);
-    await this.#running;
+    await this.#loop?.stop();
+    this.#loop = undefined;
   }
 
   /**
@@ -187,54 +202,5 @@ export class Cron implements Plugin {
       return job;
     });
     return job as Job | undefined;
-  }
-
-  #follow(leader: boolean): void {
-    const active = leader && this.#unsubscribe !== undefined;
-    if (active === this.#active) return;
-    this.#active = active;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (active && !this.#running) this.#schedule(0);
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      let nextDelay = 1000;
-      this.#running = this.#tick()
-        .then((ms) => {
-          nextDelay = ms;
-        })
-        .finally(() => {
-          this.#running = undefined;
-          if (this.#active && !this.#timer) this.#schedule(nextDelay);
-        });
-    }, delayMs);
-  }
-
-  /** One run on the leader; returns how long to sleep before the next. */
-  async #tick(): Promise<number> {
-    const context = this.#context as PluginContext;
-    try {
-      const result = await this.runOnce(context);
-      for (const insertion of result.inserted) {
-        if (insertion.missed > 0) {
-          context.logger.warn("docket cron skipped missed slots", {
-            entry: insertion.entry,
-            missed: insertion.missed,
-          });
-        }
-        context.emit("cron:insert", insertion);
-      }
-      if (!result.nextSlotAt) return maxSleepMs;
-      // Slots are on the database's clock: sleep for the distance between them, plus a margin.
-      const wait = result.nextSlotAt.getTime() - result.now.getTime() + 5;
-      return Math.min(maxSleepMs, Math.max(10, wait));
-    } catch (error) {
-      context.logger.error("docket cron error", { error });
-      context.emit("queue:error", { error, source: this.name });
-      return 1000;
-    }
   }
 }

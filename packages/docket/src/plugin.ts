@@ -82,6 +82,11 @@ export interface LeaderLoopOptions<R> {
   run: () => Promise<R>;
   /** Called with each run's result. */
   onResult?: (result: R, durationMs: number) => void;
+  /**
+   * How long to wait after a run that returned `result`, for loops whose next run depends on it
+   * (cron sleeps until its next slot). Without it, and after a failed run, `intervalMs`.
+   */
+  nextDelayMs?: (result: R) => number;
 }
 
 /**
@@ -131,21 +136,25 @@ export class LeaderLoop<R = unknown> {
   #schedule(delayMs: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#running = this.#tick().finally(() => {
+      this.#running = this.#tick().then((nextDelayMs) => {
         this.#running = undefined;
-        if (this.#active && !this.#timer) this.#schedule(this.#options.intervalMs);
+        if (this.#active && !this.#timer) this.#schedule(nextDelayMs);
       });
     }, delayMs);
   }
 
-  async #tick(): Promise<void> {
+  /** One run; never rejects. Returns how long to wait before the next. */
+  async #tick(): Promise<number> {
+    const { run, onResult, nextDelayMs, intervalMs, name } = this.#options;
     const startedAt = performance.now();
     try {
-      const result = await this.#options.run();
-      this.#options.onResult?.(result, performance.now() - startedAt);
+      const result = await run();
+      onResult?.(result, performance.now() - startedAt);
+      return nextDelayMs ? nextDelayMs(result) : intervalMs;
     } catch (error) {
-      this.#context.logger.error(`docket ${this.#options.name} error`, { error });
-      this.#context.emit("queue:error", { error, source: this.#options.name });
+      this.#context.logger.error(`docket ${name} error`, { error });
+      this.#context.emit("queue:error", { error, source: name });
+      return intervalMs;
     }
   }
 }
