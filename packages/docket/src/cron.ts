@@ -1,8 +1,7 @@
 import { CronSchedule } from "./cron-expression.js";
 import type { ParsedCronEntry } from "./cron-options.js";
-import { QueueStateError } from "./errors.js";
 import type { InsertOptions } from "./insert.js";
-import { LeaderLoop, type MaintenanceTarget, type Plugin, type PluginContext } from "./plugin.js";
+import { LeaderService, type MaintenanceTarget, type PluginContext } from "./plugin.js";
 import {
   claimCronSlot,
   deleteOldCronSlots,
@@ -64,17 +63,16 @@ const maxSleepMs = 60_000;
  * new Queue({ connection, workers: [report], cron: [{ expression: "0 * * * *", worker: "reports.hourly" }] });
  * ```
  */
-export class Cron implements Plugin {
+export class Cron extends LeaderService<CronRunResult> {
   readonly name = "cron";
   readonly entries: readonly ParsedCronEntry[];
   readonly #schedules = new Map<string, CronSchedule>();
   readonly #insert: CronInsertFn;
-  #context: PluginContext | undefined;
-  #loop: LeaderLoop<CronRunResult> | undefined;
   #prunedAt = 0;
 
   /** Entries must have been checked by the options schema (expression and time zone). */
   constructor(entries: readonly ParsedCronEntry[], insert: CronInsertFn) {
+    super();
     this.entries = Object.freeze([...entries]);
     this.#insert = insert;
     for (const entry of entries) {
@@ -82,15 +80,15 @@ export class Cron implements Plugin {
     }
   }
 
-  /** Follows the leadership: runs while this node leads. */
-  start(context: PluginContext): void {
-    if (this.entries.length === 0) return;
-    this.#context = context;
-    this.#loop = new LeaderLoop(context, {
-      name: this.name,
+  /** Follows the leadership: runs while this node leads (if it has entries at all). */
+  override start(context: PluginContext): void {
+    if (this.entries.length > 0) super.start(context);
+  }
+
+  protected loopOptions(context: PluginContext) {
+    return {
       intervalMs: 1000, // after a failed run
-      run: () => this.runOnce(context),
-      onResult: (result) => {
+      onResult: (result: CronRunResult) => {
         for (const insertion of result.inserted) {
           if (insertion.missed > 0) {
             context.logger.warn("docket cron skipped missed slots", {
@@ -101,26 +99,21 @@ export class Cron implements Plugin {
           context.emit("cron:insert", insertion);
         }
       },
-      nextDelayMs: (result) => {
+      nextDelayMs: (result: CronRunResult) => {
         if (!result.nextSlotAt) return maxSleepMs;
         // Slots are on the database's clock: sleep for the distance between them, plus a margin.
         const wait = result.nextSlotAt.getTime() - result.now.getTime() + 5;
         return Math.min(maxSleepMs, Math.max(10, wait));
       },
-    });
-  }
-
-  async stop(): Promise<void> {
-    await this.#loop?.stop();
-    this.#loop = undefined;
+    };
   }
 
   /**
    * Inserts the due slots of every entry once. Uses the started queue's database unless
    * `target` is given; safe to call on any node at any time (a slot is claimed once).
    */
-  async runOnce(target: MaintenanceTarget | undefined = this.#context): Promise<CronRunResult> {
-    if (!target) throw new QueueStateError("cron.runOnce(): not started, and no target given");
+  async runOnce(given?: MaintenanceTarget): Promise<CronRunResult> {
+    const target = this.targetOf(given);
     const { executor, schema } = target;
     await run(
       executor,

@@ -1,10 +1,9 @@
-import { QueueStateError } from "./errors.js";
 import {
   type LifelineOptions,
   lifelineOptionsSchema,
   type ParsedLifelineOptions,
 } from "./maintenance-options.js";
-import { LeaderLoop, type MaintenanceTarget, type Plugin, type PluginContext } from "./plugin.js";
+import { LeaderService, type MaintenanceTarget, type PluginContext } from "./plugin.js";
 import { run } from "./sql/executor.js";
 import { rescueJobs } from "./sql/maintenance.js";
 import { zodToConfigError } from "./zod-errors.js";
@@ -54,28 +53,23 @@ const defaultHeartbeatTimeoutMs = 30_000;
  * const { rescued, discarded } = await new Lifeline().runOnce({ executor: sql, schema: "docket" });
  * ```
  */
-export class Lifeline implements Plugin {
+export class Lifeline extends LeaderService<RescueResult> {
   readonly name = "lifeline";
   /** The options after parsing, durations in milliseconds. */
   readonly options: Readonly<ParsedLifelineOptions>;
-  #context: PluginContext | undefined;
-  #loop: LeaderLoop<RescueResult> | undefined;
 
   /** @throws ConfigError naming the offending `lifeline.*` option. */
   constructor(options: LifelineOptions = {}) {
+    super();
     const parsed = lifelineOptionsSchema.safeParse(options);
     if (!parsed.success) throw zodToConfigError(parsed.error, "lifeline", lifelineOptionsSchema);
     this.options = Object.freeze(parsed.data);
   }
 
-  /** Starts the loop: it runs on the leader only. */
-  start(context: PluginContext): void {
-    this.#context = context;
-    this.#loop = new LeaderLoop(context, {
-      name: this.name,
+  protected loopOptions(context: PluginContext) {
+    return {
       intervalMs: this.options.interval,
-      run: () => this.runOnce(),
-      onResult: (result, durationMs) => {
+      onResult: (result: RescueResult, durationMs: number) => {
         if (result.jobs.length > 0) {
           context.logger.warn("docket lifeline rescued jobs", {
             rescued: result.rescued,
@@ -84,20 +78,15 @@ export class Lifeline implements Plugin {
         }
         context.emit("maintenance:rescue", { ...result, durationMs });
       },
-    });
-  }
-
-  async stop(): Promise<void> {
-    await this.#loop?.stop();
-    this.#loop = undefined;
+    };
   }
 
   /**
    * Rescues every orphaned job found now, in batches. Uses the started queue's database unless
    * `target` is given.
    */
-  async runOnce(target: MaintenanceTarget | undefined = this.#context): Promise<RescueResult> {
-    if (!target) throw new QueueStateError("lifeline.runOnce(): not started, and no target given");
+  async runOnce(given?: MaintenanceTarget): Promise<RescueResult> {
+    const target = this.targetOf(given);
     const { trustHeartbeats, rescueAfter, batchSize } = this.options;
     const criteria = {
       trustHeartbeats,

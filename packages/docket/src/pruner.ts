@@ -1,10 +1,10 @@
-import { isLockTimeout, QueueStateError } from "./errors.js";
+import { isLockTimeout } from "./errors.js";
 import {
   type ParsedPrunerOptions,
   type PrunerOptions,
   prunerOptionsSchema,
 } from "./maintenance-options.js";
-import { LeaderLoop, type MaintenanceTarget, type Plugin, type PluginContext } from "./plugin.js";
+import { LeaderService, type MaintenanceTarget, type PluginContext } from "./plugin.js";
 import { run } from "./sql/executor.js";
 import { type PrunableState, prunableStates, pruneJobs } from "./sql/maintenance.js";
 import { zodToConfigError } from "./zod-errors.js";
@@ -32,35 +32,25 @@ export interface PruneResult {
  * const { deleted, byState } = await new Pruner({ maxAge: "1h" }).runOnce({ executor: sql, schema: "docket" });
  * ```
  */
-export class Pruner implements Plugin {
+export class Pruner extends LeaderService<PruneResult> {
   readonly name = "pruner";
   /** The options after parsing, durations in milliseconds. */
   readonly options: Readonly<ParsedPrunerOptions>;
-  #context: PluginContext | undefined;
-  #loop: LeaderLoop<PruneResult> | undefined;
 
   /** @throws ConfigError naming the offending `pruner.*` option. */
   constructor(options: PrunerOptions = {}) {
+    super();
     const parsed = prunerOptionsSchema.safeParse(options);
     if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", prunerOptionsSchema);
     this.options = Object.freeze(parsed.data);
   }
 
-  /** Starts the loop: it runs on the leader only. */
-  start(context: PluginContext): void {
-    this.#context = context;
-    this.#loop = new LeaderLoop(context, {
-      name: this.name,
+  protected loopOptions(context: PluginContext) {
+    return {
       intervalMs: this.options.interval,
-      run: () => this.runOnce(),
-      onResult: (result, durationMs) =>
+      onResult: (result: PruneResult, durationMs: number) =>
         context.emit("maintenance:prune", { ...result, durationMs }),
-    });
-  }
-
-  async stop(): Promise<void> {
-    await this.#loop?.stop();
-    this.#loop = undefined;
+    };
   }
 
   /**
@@ -68,8 +58,8 @@ export class Pruner implements Plugin {
    * backlog of one state does not starve the others. Uses the started queue's database unless
    * `target` is given.
    */
-  async runOnce(target: MaintenanceTarget | undefined = this.#context): Promise<PruneResult> {
-    if (!target) throw new QueueStateError("pruner.runOnce(): not started, and no target given");
+  async runOnce(given?: MaintenanceTarget): Promise<PruneResult> {
+    const target = this.targetOf(given);
     const { limit, batchSize } = this.options;
     const byState: Record<PrunableState, number> = { completed: 0, cancelled: 0, discarded: 0 };
     let pending: PrunableState[] = prunableStates.filter((state) => this.maxAgeOf(state) !== false);
