@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { isTimeZone, normalizeCronExpression } from "./cron-expression.js";
 import { ConfigError } from "./errors.js";
-import { buildInsertRow, parseInsertOptions } from "./insert.js";
+import { checkArgs } from "./insert.js";
 import { findNonJson } from "./json.js";
 import { type AnyWorker, nameSchema } from "./worker.js";
 import { closest } from "./zod-errors.js";
@@ -123,7 +123,7 @@ export function resolveCronEntries(
       );
     }
     try {
-      buildInsertRow(worker, entry.args, parseInsertOptions({}), maxArgsBytes);
+      checkArgs(worker, entry.args, maxArgsBytes);
     } catch (error) {
       throw new ConfigError(`${path}.args: ${(error as Error).message}`, {
         path: `${path}.args`,

@@ -141,20 +141,24 @@ const connectionErrorCodes = new Set([
   "CONNECT_TIMEOUT",
 ]);
 
+/** The code of a database or driver error (`40P01`, `ECONNRESET`…), if it has one. */
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
 /**
  * Tells whether a database error is worth retrying: deadlocks, serialization failures, a server
  * shutting down and lost connections are; constraint violations and syntax errors are not.
  */
 export function isRetryableDatabaseError(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== "string") return false;
+  const code = errorCode(error);
+  if (code === undefined) return false;
   return retryableSqlStates.has(code) || code.startsWith("08") || connectionErrorCodes.has(code);
 }
 
 /** Whether a database error is a lock wait that ran past `lock_timeout` (SQLSTATE 55P03). */
 export function isLockTimeout(error: unknown): boolean {
-  return (
-    typeof error === "object" && error !== null && (error as { code?: unknown }).code === "55P03"
-  );
+  return errorCode(error) === "55P03";
 }
