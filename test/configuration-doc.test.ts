@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { expect, test } from "vitest";
 import { listOptions, type OptionPath } from "../packages/docket/src/config/schema-walk.js";
 import { camelToSnake } from "../packages/docket/src/config/toml-keys.js";
-import { queueOptionsSchema } from "../packages/docket/src/options.js";
+import { queueOptionsSchema } from "../packages/docket/src/queue-options.js";
 
 const doc = readFileSync(
   fileURLToPath(new URL("../docs/configuration.md", import.meta.url)),

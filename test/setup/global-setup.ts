@@ -13,7 +13,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
-import { Migrator } from "../../packages/docket/src/migrator.js";
+import { Migrator } from "../../packages/docket/src/db/migrator.js";
 import { fastFlags, startEmbeddedServer } from "../support/embedded-server.js";
 import { type TestServer, withDatabase } from "./provided-context.js";
 

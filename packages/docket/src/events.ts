@@ -1,6 +1,6 @@
-import type { CronInsertion } from "./cron.js";
-import type { RescueResult } from "./lifeline.js";
-import type { PruneResult } from "./pruner.js";
+import type { CronInsertion } from "./cron/cron.js";
+import type { RescueResult } from "./maintenance/lifeline.js";
+import type { PruneResult } from "./maintenance/pruner.js";
 import type { Job, JsonValue } from "./types.js";
 
 /** Timing common to the events of one attempt. */

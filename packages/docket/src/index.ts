@@ -5,18 +5,32 @@ export type {
   JobPage,
   ListJobsOptions,
   RescheduleTo,
-} from "./admin.js";
-export { defaultBackoff } from "./backoff.js";
+} from "./admin/admin.js";
+export {
+  type LeaderSummary,
+  type ProducerSummary,
+  type QueueSummary,
+  readStatus,
+  type StatusReport,
+} from "./admin/read-status.js";
 export {
   type BuiltInTargetOptions,
   type JobArchiveOptions,
   jobArchiveTarget,
   jobsTarget,
   producersTarget,
-} from "./builtin-targets.js";
-export { type CleanupOption, type CleanupSettings, withCleanupTargets } from "./cleanup-options.js";
-export type { CleanupTargetSummary, RunCleanupOptions } from "./cleanup-registry.js";
-export type { CleanupResult } from "./cleanup-run.js";
+} from "./cleanup/builtin-targets.js";
+export {
+  type CleanupOption,
+  type CleanupSettings,
+  withCleanupTargets,
+} from "./cleanup/cleanup-options.js";
+export type { CleanupTargetSummary, RunCleanupOptions } from "./cleanup/cleanup-registry.js";
+export type { CleanupResult } from "./cleanup/cleanup-run.js";
+export {
+  type DatabaseMaintenanceOptions,
+  databaseMaintenanceTarget,
+} from "./cleanup/database-upkeep.js";
 export {
   type CleanupContext,
   type CleanupStrategy,
@@ -25,17 +39,13 @@ export {
   type CustomCleanupResult,
   defineCleanupTarget,
   isCleanupTarget,
-} from "./cleanup-target.js";
+} from "./cleanup/define-target.js";
 export { type LoadConfigOptions, type LoadedConfig, loadConfig } from "./config/load-config.js";
-export type { QueueCheck, QueueControlOptions } from "./control.js";
-export { Cron, type CronInsertion, type CronRunResult } from "./cron.js";
-export { CronSchedule } from "./cron-expression.js";
-export type { CronEntryOptions } from "./cron-options.js";
-export {
-  type DatabaseMaintenanceOptions,
-  databaseMaintenanceTarget,
-} from "./database-maintenance.js";
-export { type Duration, parseDuration } from "./duration.js";
+export type { QueueCheck, QueueControlOptions } from "./control/queue-control.js";
+export { Cron, type CronInsertion, type CronRunResult } from "./cron/cron.js";
+export { CronSchedule } from "./cron/cron-expression.js";
+export type { CronEntryOptions } from "./cron/cron-options.js";
+export { type MigrationStatus, Migrator } from "./db/migrator.js";
 export {
   ArgsError,
   CleanupLockedError,
@@ -51,36 +61,34 @@ export {
   QueueStateError,
 } from "./errors.js";
 export type { AttemptTiming, QueueEvents } from "./events.js";
-export type { InsertOptions } from "./insert.js";
-export { Lifeline, type RescuedJob, type RescueResult } from "./lifeline.js";
+export type { InsertOptions } from "./insert/insert-options.js";
+export type {
+  ReplaceableField,
+  ResolvedUniqueOptions,
+  UniqueField,
+} from "./insert/unique-options.js";
 export type { Logger } from "./logger.js";
+export { Lifeline, type RescuedJob, type RescueResult } from "./maintenance/lifeline.js";
 export type {
   HeartbeatOptions,
   LeadershipOptions,
   LifelineOptions,
   PrunerOptions,
-} from "./maintenance-options.js";
-export { type MigrationStatus, Migrator } from "./migrator.js";
-export type { QueueOptions } from "./options.js";
+} from "./maintenance/maintenance-options.js";
 export {
   LeaderLoop,
   type LeaderLoopOptions,
   type MaintenanceTarget,
   type Plugin,
   type PluginContext,
-} from "./plugin.js";
-export { type PruneResult, Pruner } from "./pruner.js";
+} from "./maintenance/plugin.js";
+export { type PruneResult, Pruner } from "./maintenance/pruner.js";
 export { Queue, type StopOptions } from "./queue.js";
-export {
-  type LeaderSummary,
-  type ProducerSummary,
-  type QueueSummary,
-  readStatus,
-  type StatusReport,
-} from "./read-status.js";
+export type { QueueOptions } from "./queue-options.js";
 export type { Job, JobError, JobState, JsonValue } from "./types.js";
 export { jobStates } from "./types.js";
-export type { ReplaceableField, ResolvedUniqueOptions, UniqueField } from "./unique.js";
+export { type Duration, parseDuration } from "./validation/duration.js";
+export { defaultBackoff } from "./workers/backoff.js";
 export {
   Cancel,
   cancel,
@@ -92,4 +100,4 @@ export {
   type UniqueOptions,
   type Worker,
   type WorkerOptions,
-} from "./worker.js";
+} from "./workers/define-worker.js";

@@ -1,5 +1,5 @@
 import type { Sql } from "postgres";
-import type { AnyWorker } from "./worker.js";
+import type { AnyWorker } from "./workers/define-worker.js";
 
 /**
  * The key of a Queue's internals, for docket's own modules (`docket/testing`). Not exported from

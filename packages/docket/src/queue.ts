@@ -1,41 +1,41 @@
 import { EventEmitter } from "node:events";
 import type { Sql } from "postgres";
-import * as admin from "./admin.js";
+import * as admin from "./admin/admin.js";
 import {
   CleanupRegistry,
   type CleanupTargetSummary,
   type RunCleanupOptions,
-} from "./cleanup-registry.js";
-import type { CleanupResult } from "./cleanup-run.js";
-import type { CleanupTarget } from "./cleanup-target.js";
+} from "./cleanup/cleanup-registry.js";
+import type { CleanupResult } from "./cleanup/cleanup-run.js";
+import type { CleanupTarget } from "./cleanup/define-target.js";
 import { loadConfig } from "./config/load-config.js";
-import { createPool, settleArrayTypes } from "./connection.js";
 import {
   type ControlContext,
   controlQueue,
   type QueueCheck,
   type QueueControlOptions,
-} from "./control.js";
-import { Cron } from "./cron.js";
-import { resolveCronEntries } from "./cron-options.js";
-import { type Duration, parseDuration } from "./duration.js";
+} from "./control/queue-control.js";
+import { Cron } from "./cron/cron.js";
+import { resolveCronEntries } from "./cron/cron-options.js";
+import { createPool, settleArrayTypes } from "./db/connection.js";
+import { toJob } from "./db/job-row.js";
+import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { ConfigError, InsertError, QueueStateError } from "./errors.js";
 import type { QueueEvents } from "./events.js";
-import type { InsertOptions } from "./insert.js";
-import { insertJobsOf } from "./insert-jobs.js";
+import { insertJobsOf } from "./insert/insert-jobs.js";
+import type { InsertOptions } from "./insert/insert-options.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
-import { toJob } from "./job-row.js";
-import { JobRunner } from "./job-runner.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { Maintenance } from "./maintenance.js";
-import { type MigrationStatus, Migrator } from "./migrator.js";
-import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./options.js";
-import type { Plugin } from "./plugin.js";
-import type { Producer } from "./producer.js";
+import { Maintenance } from "./maintenance/maintenance-host.js";
+import type { Plugin } from "./maintenance/plugin.js";
+import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./queue-options.js";
+import { JobRunner } from "./runner/job-runner.js";
+import type { Producer } from "./runner/producer.js";
 import { run } from "./sql/executor.js";
 import { selectJob } from "./sql/jobs.js";
 import type { Job } from "./types.js";
-import type { AnyWorker, Worker } from "./worker.js";
+import { type Duration, parseDuration } from "./validation/duration.js";
+import type { AnyWorker, Worker } from "./workers/define-worker.js";
 
 /** Options of {@link Queue.stop}. */
 export interface StopOptions {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { defineCleanupTarget } from "../cleanup-target.js";
+import { defineCleanupTarget } from "../cleanup/define-target.js";
 import { ConfigError } from "../errors.js";
 import { type LoadConfigOptions, loadConfig } from "./load-config.js";
 

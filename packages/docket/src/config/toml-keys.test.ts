@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
-import { durationMs } from "../duration.js";
+import { durationMs } from "../validation/duration.js";
 import { listOptions } from "./schema-walk.js";
 import { camelToSnake, type FileIssue, renderPath, tomlToOptions } from "./toml-keys.js";
 

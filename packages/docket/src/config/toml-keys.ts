@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { closest } from "../zod-errors.js";
+import { closest } from "../validation/zod-errors.js";
 import { childOf, containerShapes, type Shape, takesCode } from "./schema-walk.js";
 
 /**

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from "kysely";
-import type { ReplaceableField, UniqueColumns } from "../unique.js";
+import type { ReplaceableField, UniqueColumns } from "../insert/unique-options.js";
 import { type InsertRow, insertChannel, type JobRow } from "./jobs.js";
 
 /**

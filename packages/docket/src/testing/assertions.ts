@@ -1,5 +1,5 @@
 import { AssertionError } from "node:assert";
-import { type JobFilter, listJobs } from "../admin.js";
+import { type JobFilter, listJobs } from "../admin/admin.js";
 import { queueInternals } from "../internals.js";
 import type { Queue } from "../queue.js";
 import type { Job, JobState } from "../types.js";

@@ -1,10 +1,10 @@
+import { toJob } from "../db/job-row.js";
 import { queueInternals } from "../internals.js";
-import { toJob } from "../job-row.js";
 import type { Queue } from "../queue.js";
-import { runJob, toAckRow } from "../run-job.js";
 import { run } from "../sql/executor.js";
 import { ackJobs } from "../sql/jobs.js";
 import { claimForDrain, stageAllScheduled } from "../sql/testing.js";
+import { runJob, toAckRow } from "../workers/run-job.js";
 
 /** Options of {@link drainQueue}. */
 export interface DrainOptions {

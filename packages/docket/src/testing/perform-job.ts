@@ -1,8 +1,12 @@
-import { buildInsertRow, type InsertOptions, parseInsertOptions } from "../insert.js";
-import { type Outcome, runJob, toAckRow } from "../run-job.js";
+import {
+  buildInsertRow,
+  type InsertOptions,
+  parseInsertOptions,
+} from "../insert/insert-options.js";
 import type { InsertRow } from "../sql/jobs.js";
 import type { Job, JobError, JsonValue } from "../types.js";
-import type { AnyWorker, Worker } from "../worker.js";
+import type { AnyWorker, Worker } from "../workers/define-worker.js";
+import { type Outcome, runJob, toAckRow } from "../workers/run-job.js";
 
 /** Options of {@link performJob}: the insert options, and the attempt being made. */
 export interface PerformJobOptions extends Omit<InsertOptions, "tx" | "unique"> {

@@ -1,0 +1,112 @@
+import type { RawBuilder } from "kysely";
+import type { Sql } from "postgres";
+import {
+  dropIndexConcurrently,
+  existingTables,
+  invalidLeftoverIndexes,
+  reindexConcurrently,
+  tableIndexes,
+  vacuumTable,
+} from "../sql/database-upkeep.js";
+import { compile, run } from "../sql/executor.js";
+import type { JsonValue } from "../types.js";
+import type { Duration } from "../validation/duration.js";
+import { type CleanupTarget, defineCleanupTarget } from "./define-target.js";
+
+/** docket's own tables, the default of {@link DatabaseMaintenanceOptions.tables}. */
+export const docketTables = [
+  "jobs",
+  "producers",
+  "leaders",
+  "queues",
+  "cron_entries",
+  "cron_slots",
+];
+
+/** Options of {@link databaseMaintenanceTarget}. */
+export interface DatabaseMaintenanceOptions {
+  /** VACUUM each table. Default true. */
+  vacuum?: boolean;
+  /** ANALYZE each table (with the VACUUM when both are on). Default true. */
+  analyze?: boolean;
+  /** REINDEX INDEX CONCURRENTLY every index of the tables. Default true. */
+  reindex?: boolean;
+  /** Drop invalid `_ccnew` / `_ccold` indexes an interrupted reindex left behind. Default true. */
+  dropInvalidIndexes?: boolean;
+  /** Tables of docket's schema to look after. Default: all of docket's tables. */
+  tables?: string[];
+  /** When it runs on its own (cron). Default: never. */
+  schedule?: string;
+  timeout?: Duration;
+}
+
+/**
+ * Runs a statement that must not be inside a transaction (VACUUM, REINDEX CONCURRENTLY): alone,
+ * over the simple query protocol. It carries no parameters: names are escaped identifiers.
+ */
+async function runUtility(sql: Sql, query: RawBuilder<unknown>): Promise<void> {
+  const compiled = compile(query);
+  if (compiled.parameters.length > 0) throw new Error("a utility statement cannot take parameters");
+  await sql.unsafe(compiled.sql).simple();
+}
+
+/**
+ * The built-in `DatabaseMaintenance` target: on docket's tables, drops the invalid leftovers of
+ * an interrupted REINDEX CONCURRENTLY, rebuilds each index with REINDEX INDEX CONCURRENTLY (no
+ * write is blocked), then runs VACUUM (ANALYZE). Steps run one at a time; the timeout stops it
+ * between steps. Every queue has it with the defaults; pass your own to `cleanup` to change them.
+ *
+ * @example
+ * ```ts
+ * new Queue({ connection, cleanup: [databaseMaintenanceTarget({ reindex: false, schedule: "0 3 * * 0" })] });
+ * ```
+ */
+export function databaseMaintenanceTarget(options: DatabaseMaintenanceOptions = {}): CleanupTarget {
+  const { vacuum = true, analyze = true, reindex = true, dropInvalidIndexes = true } = options;
+  const wanted = [...(options.tables ?? docketTables)];
+  return defineCleanupTarget({
+    name: "DatabaseMaintenance",
+    description:
+      "VACUUM / ANALYZE and REINDEX CONCURRENTLY of docket's tables; drops invalid leftover indexes",
+    ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    async run(ctx) {
+      const tables = (await run(ctx.sql, existingTables(ctx.schema, wanted))).map((r) => r.name);
+      const details: Record<string, JsonValue> = { tables };
+      const dropped: string[] = [];
+      const reindexed: string[] = [];
+      const vacuumed: string[] = [];
+      const stopped = () => {
+        Object.assign(details, { droppedIndexes: dropped, reindexed, vacuumed });
+        return { deleted: 0, details, complete: false };
+      };
+      if (dropInvalidIndexes) {
+        for (const index of await run(ctx.sql, invalidLeftoverIndexes(ctx.schema, tables))) {
+          if (ctx.shouldStop()) return stopped();
+          await runUtility(ctx.sql, dropIndexConcurrently(ctx.schema, index.name));
+          dropped.push(index.name);
+        }
+      }
+      if (reindex) {
+        for (const index of await run(ctx.sql, tableIndexes(ctx.schema, tables))) {
+          if (ctx.shouldStop()) return stopped();
+          await runUtility(ctx.sql, reindexConcurrently(ctx.schema, index.name));
+          reindexed.push(index.name);
+        }
+      }
+      if (vacuum || analyze) {
+        for (const table of tables) {
+          if (ctx.shouldStop()) return stopped();
+          await runUtility(ctx.sql, vacuumTable(ctx.schema, table, { vacuum, analyze }));
+          vacuumed.push(table);
+        }
+      }
+      Object.assign(details, {
+        droppedIndexes: dropped,
+        reindexed,
+        [vacuum ? "vacuumed" : "analyzed"]: vacuumed,
+      });
+      return { deleted: 0, details };
+    },
+  });
+}

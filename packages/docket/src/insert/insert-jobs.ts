@@ -1,0 +1,139 @@
+import type { Sql } from "postgres";
+import { type CleanupTarget, isCleanupTarget } from "../cleanup/define-target.js";
+import { InsertError } from "../errors.js";
+import { type Executor, run } from "../sql/executor.js";
+import { insertJobBatch } from "../sql/jobs.js";
+import { performInline } from "../testing/perform-job.js";
+import type { Job } from "../types.js";
+import { type AnyWorker, nameSchema } from "../workers/define-worker.js";
+import {
+  checkArgs,
+  type InsertOptions,
+  parseInsertOptions,
+  type SharedInsertFields,
+  sharedInsertFields,
+} from "./insert-options.js";
+import { insertUnique } from "./unique-insert.js";
+import { resolveUnique } from "./unique-options.js";
+
+/** Rows per INSERT statement; more go in one transaction, pipelined. */
+const insertChunk = 5_000;
+
+/** What the insert path needs from its queue. */
+export interface InsertContext {
+  sql: Sql;
+  schema: string;
+  testing: "disabled" | "inline" | "manual";
+  maxArgsBytes: number;
+  workers: ReadonlyMap<string, AnyWorker>;
+}
+
+/**
+ * Inserts jobs of one worker: checks options and args, then one statement per chunk (or the
+ * unique variant, or an inline run in testing mode).
+ */
+export async function insertJobsOf(
+  context: InsertContext,
+  worker: AnyWorker | CleanupTarget | string,
+  argsList: readonly unknown[],
+  options: InsertOptions | undefined,
+): Promise<Job[]> {
+  const parsed = parseInsertOptions(options);
+  const definition = resolveWorker(context.workers, worker);
+  const shared = sharedInsertFields(definition, parsed);
+  const argsJson = argsList.map((args) => checkArgs(definition, args, context.maxArgsBytes));
+  if (argsList.length === 0) return [];
+  // Rows of their own for the paths that take whole rows (each job gets its own tags array).
+  const rows = () => argsList.map((args) => ({ ...shared, tags: [...shared.tags], args }));
+  if (context.testing === "inline") {
+    return performInline("perform" in definition ? definition : undefined, rows());
+  }
+  const unique = resolveUnique(
+    "unique" in definition ? definition.unique : undefined,
+    parsed.unique,
+  );
+  const { sql, schema } = context;
+  if (unique) {
+    return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows(), unique);
+  }
+  if (parsed.tx || argsJson.length <= insertChunk) {
+    return insertChunkOf(parsed.tx ?? sql, schema, shared, argsJson);
+  }
+  return (await sql.begin(async (tx) => {
+    // Sent at once: postgres.js pipelines them on the transaction's connection, so the server
+    // inserts a chunk while the client builds the jobs of the one before (see bench/).
+    const chunks: Promise<Job[]>[] = [];
+    for (let i = 0; i < argsJson.length; i += insertChunk) {
+      chunks.push(insertChunkOf(tx, schema, shared, argsJson.slice(i, i + insertChunk)));
+    }
+    return (await Promise.all(chunks)).flat();
+  })) as Job[];
+}
+
+/**
+ * Inserts one chunk and builds its jobs from what was sent plus the one row the database returns
+ * (ids, state, times): the args come back as they are stored, parsed from the JSON sent.
+ */
+async function insertChunkOf(
+  executor: Executor,
+  schema: string,
+  shared: SharedInsertFields,
+  argsJson: string[],
+): Promise<Job[]> {
+  const [batch] = await run(executor, insertJobBatch(schema, shared, `[${argsJson.join(",")}]`));
+  const ids = batch?.ids?.split(",") ?? [];
+  if (!batch || ids.length !== argsJson.length) {
+    throw new InsertError(`insert: ${argsJson.length} jobs sent, ${ids.length} stored`);
+  }
+  const metaJson = JSON.stringify(shared.meta);
+  const insertedAt = +batch.inserted_at;
+  const scheduledAt = +batch.scheduled_at;
+  // Each job gets objects of its own: a caller may change one job without touching the others.
+  return ids.map((id, k) => ({
+    id,
+    state: batch.state,
+    queue: shared.queue,
+    worker: shared.worker,
+    args: JSON.parse(argsJson[k] as string) as Record<string, unknown>,
+    meta: metaJson === "{}" ? {} : (JSON.parse(metaJson) as Record<string, unknown>),
+    tags: [...shared.tags],
+    errors: [],
+    attempt: 0,
+    maxAttempts: shared.max_attempts,
+    priority: shared.priority,
+    insertedAt: new Date(insertedAt),
+    scheduledAt: new Date(scheduledAt),
+    attemptedAt: null,
+    completedAt: null,
+    cancelledAt: null,
+    discardedAt: null,
+    attemptedBy: null,
+  }));
+}
+
+/** The worker an insert names: a definition, a cleanup target, or a checked worker name. */
+function resolveWorker(
+  workers: ReadonlyMap<string, AnyWorker>,
+  worker: AnyWorker | CleanupTarget | string,
+): AnyWorker | { name: string; queue?: string } {
+  if (isCleanupTarget(worker)) {
+    return workers.get(worker.worker) ?? { name: worker.worker, queue: worker.queue };
+  }
+  if (typeof worker === "string") {
+    const known = workers.get(worker);
+    if (known) return known;
+    const name = nameSchema.safeParse(worker);
+    if (!name.success) {
+      throw new InsertError(
+        `insert: worker name ${JSON.stringify(worker)} ${name.error.issues[0]?.message}`,
+      );
+    }
+    return { name: worker };
+  }
+  if (typeof worker !== "object" || worker === null || typeof worker.name !== "string") {
+    throw new InsertError(
+      "insert: the first argument must be a worker made by defineWorker() or a worker name",
+    );
+  }
+  return worker;
+}

@@ -1,0 +1,139 @@
+import { z } from "zod";
+import { ArgsError, InsertError } from "../errors.js";
+import type { Executor } from "../sql/executor.js";
+import { isExecutor } from "../sql/executor.js";
+import type { InsertRow } from "../sql/jobs.js";
+import { type Duration, durationMs } from "../validation/duration.js";
+import { findNonJson } from "../validation/json.js";
+import { zodToConfigError } from "../validation/zod-errors.js";
+import { type AnyWorker, nameSchema } from "../workers/define-worker.js";
+import { type UniqueOptions, uniqueOverrideSchema } from "./unique-options.js";
+
+/** Options of one insert; they override the worker's defaults. */
+export interface InsertOptions {
+  queue?: string;
+  /** Run no earlier than this long from now. */
+  scheduleIn?: Duration;
+  /** Run no earlier than this time. */
+  scheduledAt?: Date;
+  priority?: number;
+  maxAttempts?: number;
+  tags?: string[];
+  meta?: Record<string, unknown>;
+  /** Insert inside this transaction: a postgres.js `sql.begin` one or a Kysely one. */
+  tx?: Executor;
+  /** Laid over the worker's unique options; `false` inserts without uniqueness. */
+  unique?: UniqueOptions | false;
+}
+
+const insertOptionsSchema = z
+  .object({
+    queue: nameSchema.optional(),
+    scheduleIn: durationMs().optional(),
+    scheduledAt: z
+      .date()
+      .refine((d) => !Number.isNaN(d.getTime()), "must be a valid Date")
+      .optional(),
+    priority: z.number().int().min(0).max(9).optional(),
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    tags: z.array(z.string().min(1).max(255)).max(100).optional(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+    tx: z.custom<Executor>(isExecutor, "must be a postgres.js or Kysely transaction").optional(),
+    unique: z.union([z.literal(false), uniqueOverrideSchema]).optional(),
+  })
+  .strict()
+  .refine((o) => o.scheduleIn === undefined || o.scheduledAt === undefined, {
+    message: "give scheduleIn or scheduledAt, not both",
+    path: ["scheduleIn"],
+  });
+
+/** Parsed insert options, shared by every row of one call. */
+export type ParsedInsertOptions = z.output<typeof insertOptionsSchema>;
+
+/** Checks the options of one insert call. */
+export function parseInsertOptions(options: InsertOptions | undefined): ParsedInsertOptions {
+  const parsed = insertOptionsSchema.safeParse(options ?? {});
+  if (!parsed.success) {
+    const error = zodToConfigError(parsed.error, "insert option", insertOptionsSchema);
+    throw new InsertError(error.message, { cause: parsed.error });
+  }
+  const meta = parsed.data.meta;
+  const problem = meta === undefined ? undefined : findNonJson(meta, "meta");
+  if (problem) throw new InsertError(`insert option ${problem}`);
+  return parsed.data;
+}
+
+/** The fields every job of one insert call shares: all but the args. */
+export type SharedInsertFields = Omit<InsertRow, "args">;
+
+/** The worker's defaults overridden by the call's options. */
+export function sharedInsertFields(
+  worker: AnyWorker | { name: string; queue?: string },
+  options: ParsedInsertOptions,
+): SharedInsertFields {
+  const defaults = worker as Partial<AnyWorker>;
+  return {
+    queue: options.queue ?? defaults.queue ?? "default",
+    worker: worker.name,
+    meta: options.meta ?? {},
+    tags: options.tags ?? [...(defaults.tags ?? [])],
+    priority: options.priority ?? defaults.priority ?? 0,
+    max_attempts: options.maxAttempts ?? defaults.maxAttempts ?? 20,
+    scheduled_at: options.scheduledAt ? options.scheduledAt.toISOString() : null,
+    schedule_in_ms: options.scheduleIn ?? null,
+  };
+}
+
+/**
+ * Validates one job's args for a worker (a plain JSON object that fits the worker's schema and
+ * `maxArgsBytes`) and returns them as JSON text, the form in which they are stored.
+ */
+export function checkArgs(
+  worker: AnyWorker | { name: string },
+  args: unknown,
+  maxArgsBytes: number,
+): string {
+  const name = worker.name;
+  if (typeof args !== "object" || args === null || Array.isArray(args)) {
+    throw new ArgsError(
+      name,
+      `args for worker "${name}" must be a plain object, got ${Array.isArray(args) ? "an array" : typeof args}`,
+    );
+  }
+  const problem = findNonJson(args, "args");
+  if (problem)
+    throw new ArgsError(name, `args for worker "${name}" cannot be stored as JSON: ${problem}`);
+  const schema = "args" in worker ? worker.args : undefined;
+  if (schema) {
+    const result = schema.safeParse(args);
+    if (!result.success) {
+      const fields = result.error.issues
+        .map((issue) => `${issue.path.length ? issue.path.join(".") : "(args)"}: ${issue.message}`)
+        .join("; ");
+      throw new ArgsError(name, `args for worker "${name}" are invalid: ${fields}`, {
+        cause: result.error,
+      });
+    }
+  }
+  const json = JSON.stringify(args);
+  // Characters count at most 3 bytes each in UTF-8: only long texts need counting.
+  const bytes = json.length * 3 <= maxArgsBytes ? json.length : Buffer.byteLength(json);
+  if (bytes > maxArgsBytes) {
+    throw new ArgsError(
+      name,
+      `args for worker "${name}" are ${bytes} bytes, over the limit of ${maxArgsBytes} (option maxArgsBytes)`,
+    );
+  }
+  return json;
+}
+
+/** Validates one job's args for a worker and builds the row to insert. */
+export function buildInsertRow(
+  worker: AnyWorker | { name: string; queue?: string },
+  args: unknown,
+  options: ParsedInsertOptions,
+  maxArgsBytes: number,
+): InsertRow {
+  checkArgs(worker, args, maxArgsBytes);
+  return { ...sharedInsertFields(worker, options), args };
+}

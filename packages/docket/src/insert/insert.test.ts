@@ -1,0 +1,236 @@
+import { Kysely } from "kysely";
+import { PostgresJSDialect } from "kysely-postgres-js";
+import { describe, expect, test } from "vitest";
+import { z } from "zod";
+import { useTestDatabase } from "../../../../test/support/database.js";
+import { queueFactory } from "../../../../test/support/queues.js";
+import { ArgsError, defineWorker, InsertError } from "../index.js";
+
+const db = useTestDatabase();
+const makeQueue = queueFactory(db);
+
+const email = defineWorker({
+  name: "email.send",
+  queue: "mailers",
+  args: z.object({ to: z.string().email(), n: z.number().optional() }),
+  maxAttempts: 7,
+  priority: 3,
+  tags: ["email"],
+  perform: () => {},
+});
+
+async function count(worker = "email.send"): Promise<number> {
+  const [row] = await db.sql<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM docket.jobs WHERE worker = ${worker}`;
+  return row?.n ?? 0;
+}
+
+describe("insert", () => {
+  test("stores the job with the worker's defaults", async () => {
+    const queue = makeQueue();
+    const job = await queue.insert(email, { to: "a@example.com" });
+    expect(job).toMatchObject({
+      state: "available",
+      queue: "mailers",
+      worker: "email.send",
+      args: { to: "a@example.com" },
+      maxAttempts: 7,
+      priority: 3,
+      tags: ["email"],
+      attempt: 0,
+      errors: [],
+    });
+    expect(job.id).toMatch(/^\d+$/);
+    expect(await queue.getJob(job.id)).toEqual(job);
+  });
+
+  test("insert options override the worker's defaults", async () => {
+    const queue = makeQueue();
+    const job = await queue.insert(
+      email,
+      { to: "b@example.com" },
+      { queue: "other", priority: 9, maxAttempts: 1, tags: ["x", "y"], meta: { trace: "t1" } },
+    );
+    expect(job).toMatchObject({
+      queue: "other",
+      priority: 9,
+      maxAttempts: 1,
+      tags: ["x", "y"],
+      meta: { trace: "t1" },
+    });
+  });
+
+  test("scheduleIn and scheduledAt make a scheduled job due later; a past time is available", async () => {
+    const queue = makeQueue();
+    const [before] = await db.sql<{ now: Date }[]>`SELECT now() AS now`;
+    const later = await queue.insert(email, { to: "c@example.com" }, { scheduleIn: "5m" });
+    expect(later.state).toBe("scheduled");
+    const delta = +later.scheduledAt - +(before?.now ?? 0);
+    expect(delta).toBeGreaterThan(290_000);
+    expect(delta).toBeLessThan(310_000);
+    const at = new Date(Date.now() + 3_600_000);
+    const fixed = await queue.insert(email, { to: "d@example.com" }, { scheduledAt: at });
+    expect(fixed.state).toBe("scheduled");
+    expect(+fixed.scheduledAt).toBe(+at);
+    const past = await queue.insert(
+      email,
+      { to: "e@example.com" },
+      { scheduledAt: new Date(Date.now() - 60_000) },
+    );
+    expect(past.state).toBe("available");
+  });
+
+  test("insertMany stores all jobs in order, in one statement", async () => {
+    const queue = makeQueue();
+    const before = await count();
+    const jobs = await queue.insertMany(
+      email,
+      Array.from({ length: 250 }, (_, n) => ({ to: `u${n}@example.com`, n })),
+    );
+    expect(jobs).toHaveLength(250);
+    expect(jobs.map((j) => j.args.n)).toEqual(Array.from({ length: 250 }, (_, n) => n));
+    expect(await count()).toBe(before + 250);
+  });
+
+  test("insertMany returns each job as it is stored", async () => {
+    const queue = makeQueue();
+    const options = { scheduleIn: "1h", meta: { trace: "t2" }, tags: ["bulk"], priority: 5 };
+    const args = Array.from({ length: 12_000 }, (_, n) => ({ to: `v${n}@example.com`, n }));
+    const jobs = await queue.insertMany(email, args, options);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(12_000);
+    for (const k of [0, 1, 4_999, 5_000, 11_999]) {
+      const job = jobs[k];
+      expect(job?.args).toEqual(args[k]);
+      expect(await queue.getJob(job?.id as string)).toEqual(job);
+    }
+    // Every job has objects of its own.
+    (jobs[0]?.meta as Record<string, unknown>).trace = "changed";
+    jobs[0]?.tags.push("changed");
+    jobs[0]?.scheduledAt.setTime(0);
+    expect(jobs[1]).toMatchObject({ meta: { trace: "t2" }, tags: ["bulk"] });
+    expect(+(jobs[1]?.scheduledAt as Date)).toBeGreaterThan(0);
+  });
+
+  test("insertMany of more than one chunk is all or nothing", async () => {
+    const queue = makeQueue();
+    const worker = defineWorker({ name: "chunky", perform: () => {} });
+    const jobs = await queue.insertMany(
+      worker,
+      Array.from({ length: 12_000 }, (_, n) => ({ n })),
+    );
+    expect(jobs).toHaveLength(12_000);
+    expect(new Set(jobs.map((j) => j.id)).size).toBe(12_000);
+    expect(await count("chunky")).toBe(12_000);
+    expect(await queue.insertMany(worker, [])).toEqual([]);
+  });
+
+  test("inside a postgres.js transaction: kept on commit, gone on rollback", async () => {
+    const queue = makeQueue();
+    const before = await count();
+    const committed = await db.sql.begin(async (tx) =>
+      queue.insert(email, { to: "tx@example.com" }, { tx }),
+    );
+    expect(await queue.getJob(committed.id)).not.toBeNull();
+    let inside: string | undefined;
+    await expect(
+      db.sql.begin(async (tx) => {
+        inside = (await queue.insert(email, { to: "rb@example.com" }, { tx })).id;
+        throw new Error("roll back");
+      }),
+    ).rejects.toThrow("roll back");
+    expect(inside).toBeDefined();
+    expect(await queue.getJob(inside as string)).toBeNull();
+    expect(await count()).toBe(before + 1);
+  });
+
+  test("inside a Kysely transaction: kept on commit, gone on rollback", async () => {
+    const queue = makeQueue();
+    const kysely = new Kysely<unknown>({ dialect: new PostgresJSDialect({ postgres: db.sql }) });
+    const before = await count();
+    const job = await kysely
+      .transaction()
+      .execute((tx) => queue.insert(email, { to: "k@example.com" }, { tx }));
+    expect(await queue.getJob(job.id)).not.toBeNull();
+    let inside: string | undefined;
+    await expect(
+      kysely.transaction().execute(async (tx) => {
+        inside = (
+          await queue.insertMany(email, [{ to: "k1@example.com" }, { to: "k2@example.com" }], {
+            tx,
+          })
+        )[0]?.id;
+        throw new Error("roll back");
+      }),
+    ).rejects.toThrow("roll back");
+    expect(await queue.getJob(inside as string)).toBeNull();
+    expect(await count()).toBe(before + 1);
+  });
+
+  test("args that fail the worker's schema are refused, naming worker and field, and nothing is stored", async () => {
+    const queue = makeQueue();
+    const before = await count();
+    const error = await queue.insert(email, { to: "not an email" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArgsError);
+    expect((error as ArgsError).message).toMatch(/worker "email\.send"/);
+    expect((error as ArgsError).message).toMatch(/\bto\b/);
+    // One bad row in a batch refuses the whole batch.
+    await expect(
+      queue.insertMany(email, [{ to: "ok@example.com" }, { to: 5 as unknown as string }]),
+    ).rejects.toThrow(/\[?to\]?/);
+    expect(await count()).toBe(before);
+  });
+
+  test("args JSON cannot hold are refused with where the problem is", async () => {
+    const queue = makeQueue();
+    const loose = defineWorker({ name: "loose", perform: () => {} });
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const cases: [unknown, RegExp][] = [
+      [{ big: 10n }, /args\.big is a BigInt/],
+      [cycle, /args\.self refers back to itself/],
+      [{ list: [1, undefined] }, /args\.list\[1\] is undefined/],
+      [{ n: Number.NaN }, /args\.n is NaN/],
+      [[1, 2], /must be a plain object/],
+      [null, /must be a plain object/],
+    ];
+    for (const [args, message] of cases) {
+      await expect(queue.insert(loose, args as Record<string, unknown>)).rejects.toThrow(message);
+    }
+    expect(await count("loose")).toBe(0);
+  });
+
+  test("args over the size limit are refused", async () => {
+    const queue = makeQueue({ maxArgsBytes: 1024 });
+    await expect(queue.insert("big", { blob: "x".repeat(2000) })).rejects.toThrow(
+      /over the limit of 1024.*maxArgsBytes/,
+    );
+  });
+
+  test("bad insert options name the option", async () => {
+    const queue = makeQueue();
+    await expect(queue.insert(email, { to: "a@example.com" }, { priority: 10 })).rejects.toThrow(
+      InsertError,
+    );
+    await expect(queue.insert(email, { to: "a@example.com" }, { priority: 10 })).rejects.toThrow(
+      /priority/,
+    );
+    await expect(
+      queue.insert(email, { to: "a@example.com" }, { scheduleIn: "soon" }),
+    ).rejects.toThrow(/scheduleIn/);
+    await expect(
+      queue.insert(email, { to: "a@example.com" }, { prority: 1 } as unknown as {
+        priority: number;
+      }),
+    ).rejects.toThrow(/prority: unknown option \(did you mean "priority"\?\)/);
+    await expect(queue.insert(email, { to: "a@example.com" }, { queue: "" })).rejects.toThrow(
+      /queue/,
+    );
+  });
+
+  test("a worker name is enough to insert for a worker this node does not run", async () => {
+    const queue = makeQueue();
+    const job = await queue.insert("reports.build", { id: 1 }, { queue: "reports" });
+    expect(job).toMatchObject({ worker: "reports.build", queue: "reports", state: "available" });
+  });
+});

@@ -1,0 +1,82 @@
+import type { Sql } from "postgres";
+import { run } from "../sql/executor.js";
+import {
+  deleteNodeProducers,
+  deleteStaleProducers,
+  type HeartbeatRow,
+  heartbeatProducers,
+  type ProducerRow,
+} from "../sql/producers.js";
+
+/** What a {@link Heartbeat} needs from its node. */
+export interface HeartbeatConfig {
+  executor: Sql;
+  schema: string;
+  node: string;
+  intervalMs: number;
+  /** The node's running queues and their concurrency, read at every beat. */
+  queues: () => HeartbeatRow[];
+  onError: (error: unknown) => void;
+}
+
+/**
+ * Keeps this node's rows in `producers` fresh: one statement per beat for all of its queues.
+ * The first beat is written before the node fetches any job, so every job in `executing` has
+ * a producer row from the moment it is taken. The lifeline trusts these rows: while they are
+ * fresh, the node's jobs are not rescued.
+ */
+export class Heartbeat {
+  readonly #options: HeartbeatConfig;
+  #timer: NodeJS.Timeout | undefined;
+  #beating: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: HeartbeatConfig) {
+    this.#options = options;
+  }
+
+  /** Writes the first beat (throwing if it fails), then beats every interval. */
+  async start(): Promise<void> {
+    await this.beat();
+    this.#timer = setInterval(() => {
+      if (this.#beating) return;
+      this.#beating = this.beat()
+        .catch((error: unknown) => this.#options.onError(error))
+        .finally(() => {
+          this.#beating = undefined;
+        });
+    }, this.#options.intervalMs);
+    this.#timer.unref?.();
+  }
+
+  /** Refreshes the rows of all this node's queues in one statement. */
+  async beat(): Promise<void> {
+    const rows = this.#options.queues();
+    if (rows.length === 0 || this.#stopped) return;
+    const { executor, schema, node } = this.#options;
+    await run(executor, heartbeatProducers(schema, node, rows));
+  }
+
+  /** Stops beating and deletes this node's rows: it runs no job any more. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#beating;
+    const { executor, schema, node } = this.#options;
+    await run(executor, deleteNodeProducers(schema, node)).catch((error: unknown) =>
+      this.#options.onError(error),
+    );
+  }
+}
+
+/**
+ * Deletes the rows of producers that stopped heartbeating more than `timeoutMs` ago; run by the
+ * leader. Their executing jobs, if any, are the lifeline's to rescue.
+ */
+export async function deleteStaleProducerRows(
+  executor: Sql,
+  schema: string,
+  timeoutMs: number,
+): Promise<ProducerRow[]> {
+  return run(executor, deleteStaleProducers(schema, timeoutMs));
+}

@@ -1,0 +1,116 @@
+import { run } from "../sql/executor.js";
+import { rescueJobs } from "../sql/prune-rescue.js";
+import { zodToConfigError } from "../validation/zod-errors.js";
+import {
+  type LifelineOptions,
+  lifelineOptionsSchema,
+  type ParsedLifelineOptions,
+} from "./maintenance-options.js";
+import { LeaderService, type MaintenanceTarget, type PluginContext } from "./plugin.js";
+
+/** One job the lifeline took back from a producer that is gone. */
+export interface RescuedJob {
+  id: string;
+  queue: string;
+  worker: string;
+  /** `available` to run again, or `discarded` when it had no attempt left. */
+  state: "available" | "discarded";
+  /** The attempt that was cut short (kept: the next fetch counts a new one). */
+  attempt: number;
+  /** The node that was running it. */
+  attemptedBy: string | null;
+  /** Why it counted as orphaned. */
+  reason: string;
+}
+
+/** What one lifeline run did. */
+export interface RescueResult {
+  /** Jobs made `available` again. */
+  rescued: number;
+  /** Jobs `discarded` because they had used up their attempts. */
+  discarded: number;
+  /** Every job changed, for logs. */
+  jobs: RescuedJob[];
+}
+
+const defaultHeartbeatTimeoutMs = 30_000;
+
+/**
+ * The built-in lifeline: takes back `executing` jobs whose producer is gone.
+ *
+ * With `trustHeartbeats` (the default, "accurate rescue") a job is rescued when its producer's
+ * heartbeat is older than `heartbeat.timeout` or its producer row is missing, and never while its
+ * producer heartbeats, however long it runs. Jobs that name no node are rescued once executing
+ * longer than `rescueAfter`. With `trustHeartbeats: false` only `rescueAfter` counts, as in Oban.
+ *
+ * A rescued job goes back to `available` with its attempt kept and `meta.rescued` counted, or to
+ * `discarded` when it has no attempt left. The queue runs the lifeline on the leader every
+ * `interval` and emits `maintenance:rescue` with each run's result.
+ *
+ * @example
+ * ```ts
+ * new Queue({ connection, lifeline: { interval: "30s", rescueAfter: "30m" } });
+ * const { rescued, discarded } = await new Lifeline().runOnce({ executor: sql, schema: "docket" });
+ * ```
+ */
+export class Lifeline extends LeaderService<RescueResult> {
+  readonly name = "lifeline";
+  /** The options after parsing, durations in milliseconds. */
+  readonly options: Readonly<ParsedLifelineOptions>;
+
+  /** @throws ConfigError naming the offending `lifeline.*` option. */
+  constructor(options: LifelineOptions = {}) {
+    super();
+    const parsed = lifelineOptionsSchema.safeParse(options);
+    if (!parsed.success) throw zodToConfigError(parsed.error, "lifeline", lifelineOptionsSchema);
+    this.options = Object.freeze(parsed.data);
+  }
+
+  protected loopOptions(context: PluginContext) {
+    return {
+      intervalMs: this.options.interval,
+      onResult: (result: RescueResult, durationMs: number) => {
+        if (result.jobs.length > 0) {
+          context.logger.warn("docket lifeline rescued jobs", {
+            rescued: result.rescued,
+            discarded: result.discarded,
+          });
+        }
+        context.emit("maintenance:rescue", { ...result, durationMs });
+      },
+    };
+  }
+
+  /**
+   * Rescues every orphaned job found now, in batches. Uses the started queue's database unless
+   * `target` is given.
+   */
+  async runOnce(given?: MaintenanceTarget): Promise<RescueResult> {
+    const target = this.targetOf(given);
+    const { trustHeartbeats, rescueAfter, batchSize } = this.options;
+    const criteria = {
+      trustHeartbeats,
+      rescueAfterMs: rescueAfter,
+      heartbeatTimeoutMs: target.heartbeatTimeoutMs ?? defaultHeartbeatTimeoutMs,
+      limit: batchSize,
+    };
+    const result: RescueResult = { rescued: 0, discarded: 0, jobs: [] };
+    for (;;) {
+      const rows = await run(target.executor, rescueJobs(target.schema, criteria));
+      for (const row of rows) {
+        if (row.state === "discarded") result.discarded++;
+        else result.rescued++;
+        result.jobs.push({
+          id: String(row.id),
+          queue: row.queue,
+          worker: row.worker,
+          state: row.state,
+          attempt: row.attempt,
+          attemptedBy: row.attempted_by,
+          reason: row.reason,
+        });
+      }
+      if (rows.length < batchSize) return result;
+    }
+  }
+}

@@ -1,0 +1,187 @@
+import type { Sql } from "postgres";
+import { ConfigError } from "../errors.js";
+import type { QueueEvents } from "../events.js";
+import type { Logger } from "../logger.js";
+import type { ParsedQueueOptions } from "../queue-options.js";
+import type { HeartbeatRow } from "../sql/producers.js";
+import { deleteStaleProducerRows, Heartbeat } from "./heartbeat.js";
+import { LeaderElection } from "./leader-election.js";
+import { Lifeline } from "./lifeline.js";
+import type { LifelineOptions, PrunerOptions } from "./maintenance-options.js";
+import { LeaderLoop, type Plugin, type PluginContext } from "./plugin.js";
+import { Pruner } from "./pruner.js";
+import { Stager } from "./stager.js";
+
+type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
+
+/** What a node's {@link Maintenance} needs from the queue. */
+export interface MaintenanceConfig {
+  executor: Sql;
+  options: Readonly<ParsedQueueOptions>;
+  /**
+   * The `pruner` and `lifeline` options as the user wrote them (durations not yet in
+   * milliseconds): the built-in plugins parse their own options.
+   */
+  pruner: PrunerOptions | false | undefined;
+  lifeline: LifelineOptions | false | undefined;
+  /**
+   * Further built-in plugins of the queue (cron), started after the pruner and lifeline and
+   * before the user's `plugins`.
+   */
+  builtIns?: readonly Plugin[];
+  logger: Logger;
+  /** The node's running queues, for its heartbeat. */
+  queues: () => HeartbeatRow[];
+  emit: Emit;
+}
+
+/**
+ * Everything of one node beside fetching and running jobs: its heartbeat, its part in the
+ * leader election, the plugins (built-in pruner and lifeline, and the user's), and the leader's
+ * own chores (staging due jobs, deleting stale producer rows). The queue talks to the pruner and
+ * lifeline only through the {@link Plugin} interface, here.
+ */
+export class Maintenance {
+  /** The node's plugins: the built-in ones first, then the user's. */
+  readonly plugins: readonly Plugin[];
+  readonly #config: MaintenanceConfig;
+  readonly #listeners = new Set<(isLeader: boolean) => void>();
+  readonly #loops: { stop(): Promise<void> }[] = [];
+  #election: LeaderElection | undefined;
+  #heartbeat: Heartbeat | undefined;
+  #started: Plugin[] = [];
+
+  /** @throws ConfigError for bad pruner/lifeline options or two plugins of one name. */
+  constructor(config: MaintenanceConfig) {
+    this.#config = config;
+    const plugins: Plugin[] = [];
+    if (config.pruner !== false) plugins.push(new Pruner(config.pruner));
+    if (config.lifeline !== false) plugins.push(new Lifeline(config.lifeline));
+    plugins.push(...(config.builtIns ?? []), ...config.options.plugins);
+    const names = new Set<string>();
+    for (const [index, plugin] of plugins.entries()) {
+      if (names.has(plugin.name)) {
+        const builtIn = plugin.name === "pruner" || plugin.name === "lifeline";
+        const hint = builtIn ? ` (set ${plugin.name}: false to replace the built-in one)` : "";
+        const userIndex = index - (plugins.length - config.options.plugins.length);
+        throw new ConfigError(`plugins: two plugins are named "${plugin.name}"${hint}`, {
+          path: userIndex >= 0 ? `plugins[${userIndex}]` : "plugins",
+        });
+      }
+      names.add(plugin.name);
+    }
+    this.plugins = Object.freeze(plugins);
+  }
+
+  /** Whether this node leads now. */
+  get isLeader(): boolean {
+    return this.#election?.isLeader ?? false;
+  }
+
+  /**
+   * Writes the first heartbeat (before any job is fetched), starts the plugins and the leader's
+   * chores, then takes part in the election; resolves after the first election attempt.
+   */
+  async start(): Promise<void> {
+    const { executor, options, logger, emit } = this.#config;
+    const { schema, node } = options;
+    const onError = (source: string) => (error: unknown) => {
+      logger.error(`docket ${source} error`, { error });
+      emit("queue:error", { error, source });
+    };
+    this.#heartbeat = new Heartbeat({
+      executor,
+      schema,
+      node,
+      intervalMs: options.heartbeat.interval,
+      queues: this.#config.queues,
+      onError: onError("heartbeat"),
+    });
+    await this.#heartbeat.start();
+
+    const context: PluginContext = {
+      executor,
+      schema,
+      node,
+      logger,
+      heartbeatTimeoutMs: options.heartbeat.timeout,
+      emit,
+      isLeader: () => this.isLeader,
+      onLeadershipChange: (listener) => {
+        this.#listeners.add(listener);
+        return () => this.#listeners.delete(listener);
+      },
+    };
+    const stager = new Stager(executor, schema);
+    this.#loops.push(
+      new LeaderLoop(context, {
+        name: "stager",
+        intervalMs: options.stageInterval,
+        run: () => stager.runOnce(),
+      }),
+      new LeaderLoop(context, {
+        name: "producers",
+        intervalMs: options.heartbeat.interval,
+        run: () => deleteStaleProducerRows(executor, schema, options.heartbeat.timeout),
+        onResult: (rows) => {
+          if (rows.length > 0)
+            logger.info("docket removed stale producers", {
+              producers: rows.map((r) => `${r.node}/${r.queue}`),
+            });
+        },
+      }),
+    );
+    for (const plugin of this.plugins) {
+      await plugin.start(context);
+      this.#started.push(plugin);
+    }
+
+    if (options.leadership === false) return;
+    this.#election = new LeaderElection({
+      executor,
+      schema,
+      node,
+      ttlMs: options.leadership.ttl,
+      onChange: (isLeader) => {
+        logger.info(isLeader ? "docket node leads" : "docket node no longer leads", { node });
+        emit("leader:change", { isLeader, node });
+        for (const listener of [...this.#listeners]) {
+          try {
+            listener(isLeader);
+          } catch (error) {
+            onError("leadership")(error);
+          }
+        }
+      },
+      onError: onError("leadership"),
+    });
+    await this.#election.start();
+  }
+
+  /**
+   * Gives up the leadership at once and stops the plugins and the leader's chores; the node's
+   * jobs keep running and its heartbeat keeps beating.
+   */
+  async resign(): Promise<void> {
+    const { logger, emit } = this.#config;
+    await Promise.all([
+      this.#election?.stop(),
+      ...this.#loops.map((loop) => loop.stop()),
+      ...this.#started.map(async (plugin) => {
+        try {
+          await plugin.stop();
+        } catch (error) {
+          logger.error(`docket plugin ${plugin.name} failed to stop`, { error });
+          emit("queue:error", { error, source: plugin.name });
+        }
+      }),
+    ]);
+    this.#started = [];
+    this.#listeners.clear();
+  }
+
+  /** Stops the heartbeat and deletes this node's producer rows; call once no job runs here. */
+  async stopHeartbeat(): Promise<void> {
+    await this.#heartbeat?.stop();
+  }
+}

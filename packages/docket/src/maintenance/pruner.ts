@@ -1,0 +1,116 @@
+import { isLockTimeout } from "../errors.js";
+import { run } from "../sql/executor.js";
+import { type PrunableState, prunableStates, pruneJobs } from "../sql/prune-rescue.js";
+import { zodToConfigError } from "../validation/zod-errors.js";
+import {
+  type ParsedPrunerOptions,
+  type PrunerOptions,
+  prunerOptionsSchema,
+} from "./maintenance-options.js";
+import { LeaderService, type MaintenanceTarget, type PluginContext } from "./plugin.js";
+
+/** What one pruning run did. */
+export interface PruneResult {
+  /** Jobs deleted in all. */
+  deleted: number;
+  /** Jobs deleted per final state. */
+  byState: Record<PrunableState, number>;
+}
+
+/**
+ * The built-in pruner: deletes `completed`, `cancelled` and `discarded` jobs once they are
+ * older than `maxAge` (or their state's `maxAgeByState`), each judged by its own timestamp, at
+ * most `limit` a run, in batches of `batchSize` that each hold their locks only briefly. It
+ * never touches jobs in any other state. The queue runs it on the leader every `interval` and
+ * emits `maintenance:prune` with each run's result.
+ *
+ * @example
+ * ```ts
+ * // Usually configured through the queue:
+ * new Queue({ connection, pruner: { maxAge: "1d", maxAgeByState: { discarded: "7d" } } });
+ * // Or run by hand, e.g. from a script:
+ * const { deleted, byState } = await new Pruner({ maxAge: "1h" }).runOnce({ executor: sql, schema: "docket" });
+ * ```
+ */
+export class Pruner extends LeaderService<PruneResult> {
+  readonly name = "pruner";
+  /** The options after parsing, durations in milliseconds. */
+  readonly options: Readonly<ParsedPrunerOptions>;
+
+  /** @throws ConfigError naming the offending `pruner.*` option. */
+  constructor(options: PrunerOptions = {}) {
+    super();
+    const parsed = prunerOptionsSchema.safeParse(options);
+    if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", prunerOptionsSchema);
+    this.options = Object.freeze(parsed.data);
+  }
+
+  protected loopOptions(context: PluginContext) {
+    return {
+      intervalMs: this.options.interval,
+      onResult: (result: PruneResult, durationMs: number) =>
+        context.emit("maintenance:prune", { ...result, durationMs }),
+    };
+  }
+
+  /**
+   * Prunes once: up to `limit` jobs, taking one batch of each state in turn so that a large
+   * backlog of one state does not starve the others. Uses the started queue's database unless
+   * `target` is given.
+   */
+  async runOnce(given?: MaintenanceTarget): Promise<PruneResult> {
+    const target = this.targetOf(given);
+    const { limit, batchSize } = this.options;
+    const byState: Record<PrunableState, number> = { completed: 0, cancelled: 0, discarded: 0 };
+    let pending: PrunableState[] = prunableStates.filter((state) => this.maxAgeOf(state) !== false);
+    let deleted = 0;
+    while (pending.length > 0 && deleted < limit) {
+      const next: PrunableState[] = [];
+      for (const state of pending) {
+        const batch = Math.min(batchSize, limit - deleted);
+        if (batch <= 0) break;
+        const maxAge = this.maxAgeOf(state) as number;
+        const count = await pruneBatch(target, state, maxAge, batch);
+        byState[state] += count;
+        deleted += count;
+        if (count === batch) next.push(state);
+      }
+      pending = next;
+    }
+    return { deleted, byState };
+  }
+
+  /** The retention of `state` in milliseconds, or `false` when it is kept for ever. */
+  maxAgeOf(state: PrunableState): number | false {
+    return this.options.maxAgeByState[state] ?? this.options.maxAge;
+  }
+}
+
+/** How long a plain DELETE of the pruner waits for a row lock before it skips locked rows. */
+const pruneLockTimeout = "50ms";
+
+/**
+ * Deletes one batch. Finished jobs are rarely locked (an admin call, another pruner), so the plain
+ * DELETE comes first: it writes each row once. Should it wait on a lock for longer than
+ * `pruneLockTimeout`, the batch is done again with SKIP LOCKED, which writes each row twice (lock,
+ * then delete) but never waits.
+ */
+async function pruneBatch(
+  target: MaintenanceTarget,
+  state: PrunableState,
+  maxAgeMs: number,
+  limit: number,
+): Promise<number> {
+  const { executor, schema } = target;
+  try {
+    const [row] = await executor.begin(async (tx) => {
+      await tx`SELECT set_config('lock_timeout', ${pruneLockTimeout}, true)`;
+      return run(tx, pruneJobs(schema, state, maxAgeMs, limit, false));
+    });
+    return row?.deleted ?? 0;
+  } catch (error) {
+    if (!isLockTimeout(error)) throw error;
+    const [row] = await run(executor, pruneJobs(schema, state, maxAgeMs, limit, true));
+    return row?.deleted ?? 0;
+  }
+}

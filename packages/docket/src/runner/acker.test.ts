@@ -1,0 +1,109 @@
+import { describe, expect, test } from "vitest";
+import { useTestDatabase } from "../../../../test/support/database.js";
+import type { AckRow } from "../sql/jobs.js";
+import type { JobState } from "../types.js";
+import { Acker } from "./acker.js";
+
+const db = useTestDatabase();
+
+/** Jobs executing attempt 1 on `node`, one per entry; returns their ids. */
+async function executing(count: number, node = "n1"): Promise<string[]> {
+  const rows = await db.sql<{ id: string }[]>`
+    INSERT INTO docket.jobs (state, queue, worker, attempt, attempted_at, attempted_by, meta)
+    SELECT 'executing', 'default', 'w', 1, now(), ${node}, '{"kept":true}'
+    FROM generate_series(1, ${count})
+    RETURNING id::text`;
+  return rows.map((r) => r.id);
+}
+
+/** A plain completion of attempt 1. */
+function completion(id: string): AckRow {
+  return { id, attempt: 1, state: "completed", delay_ms: null, refund: 0, error: null, meta: {} };
+}
+
+describe("Acker", () => {
+  test("one batch stores plain completions and every other outcome, each as it said", async () => {
+    const [plain, withResult, failed, snoozed, other] = await executing(5);
+    const [foreign] = await executing(1, "n2");
+    const outcomes: [string, AckRow][] = [
+      ["plain", completion(plain as string)],
+      ["withResult", { ...completion(withResult as string), meta: { result: { sent: 3 } } }],
+      [
+        "failed",
+        {
+          ...completion(failed as string),
+          state: "retryable",
+          delay_ms: 60_000,
+          error: { attempt: 1, at: new Date().toISOString(), error: "Error: boom" },
+        },
+      ],
+      [
+        "snoozed",
+        { ...completion(snoozed as string), state: "scheduled", delay_ms: 5_000, refund: 1 },
+      ],
+      ["other", completion(other as string)],
+      // Not this node's attempt: left alone, reported as not stored.
+      ["foreign", completion(foreign as string)],
+    ];
+    const acker = new Acker({
+      executor: db.sql,
+      schema: "docket",
+      node: "n1",
+      intervalMs: 1_000,
+      batchSize: 100,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const reported = new Map<string, JobState | null>();
+    for (const [name, ackRow] of outcomes) acker.push(ackRow, (state) => reported.set(name, state));
+    await acker.flush();
+
+    expect(Object.fromEntries(reported)).toEqual({
+      plain: "completed",
+      withResult: "completed",
+      failed: "retryable",
+      snoozed: "scheduled",
+      other: "completed",
+      foreign: null,
+    });
+    const stored = await db.sql<
+      {
+        id: string;
+        state: string;
+        attempt: number;
+        meta: Record<string, unknown>;
+        errors: unknown[];
+        done: boolean;
+        later_s: number;
+      }[]
+    >`
+      SELECT id::text, state, attempt, meta, errors, completed_at IS NOT NULL AS done,
+        round(extract(epoch FROM scheduled_at - now()))::integer AS later_s
+      FROM docket.jobs ORDER BY id`;
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    expect(byId.get(plain as string)).toMatchObject({
+      state: "completed",
+      meta: { kept: true },
+      errors: [],
+      done: true,
+    });
+    expect(byId.get(withResult as string)).toMatchObject({
+      state: "completed",
+      meta: { kept: true, result: { sent: 3 } },
+    });
+    expect(byId.get(failed as string)).toMatchObject({
+      state: "retryable",
+      attempt: 1,
+      errors: [{ attempt: 1, error: "Error: boom" }],
+      done: false,
+      later_s: 60,
+    });
+    expect(byId.get(snoozed as string)).toMatchObject({
+      state: "scheduled",
+      attempt: 0,
+      later_s: 5,
+    });
+    expect(byId.get(foreign as string)).toMatchObject({ state: "executing", done: false });
+  });
+});

@@ -1,0 +1,109 @@
+import type { Sql } from "postgres";
+import { type ControlContext, ControlListener } from "../control/queue-control.js";
+import { listenerCheckMs, listenReliably } from "../db/listener.js";
+import type { ParsedQueueOptions } from "../queue-options.js";
+import { insertChannel } from "../sql/jobs.js";
+import type { AnyWorker } from "../workers/define-worker.js";
+import { Acker } from "./acker.js";
+import { Producer, type ProducerOptions } from "./producer.js";
+
+/** What a node's job runner needs from its queue. */
+export interface JobRunnerOptions {
+  sql: Sql;
+  options: Readonly<ParsedQueueOptions>;
+  workers: ReadonlyMap<string, AnyWorker>;
+  /** Filled with one producer per queue of `options.queues`. */
+  producers: Map<string, Producer>;
+  control: ControlContext;
+  emit: ProducerOptions["emit"];
+  listens: ProducerOptions["listens"];
+  reportError: (error: unknown, source: string) => void;
+}
+
+/**
+ * The part of a started node that fetches and runs jobs: one producer per queue, the acker that
+ * stores their outcomes, the LISTEN that wakes them, and the control channel that pauses and
+ * scales them.
+ */
+export class JobRunner {
+  readonly #options: JobRunnerOptions;
+  readonly #acker: Acker;
+  #unlisten: (() => Promise<void>) | undefined;
+  #control: ControlListener | undefined;
+
+  constructor(options: JobRunnerOptions) {
+    this.#options = options;
+    const { sql, options: queue, workers, producers, emit, listens, reportError } = options;
+    const { schema, node } = queue;
+    this.#acker = new Acker({
+      executor: sql,
+      schema,
+      node,
+      intervalMs: queue.ackInterval,
+      batchSize: queue.ackBatchSize,
+      onError: (error) => reportError(error, "acker"),
+    });
+    for (const [name, settings] of Object.entries(queue.queues)) {
+      producers.set(
+        name,
+        new Producer({
+          executor: sql,
+          schema,
+          node,
+          queue: name,
+          limit: settings.limit,
+          prefetch: settings.prefetch,
+          paused: settings.paused,
+          pollIntervalMs: settings.pollInterval ?? queue.pollInterval,
+          // A claim older than a heartbeat timeout that the node does not hold is lost.
+          reclaimAfterMs: queue.heartbeat.timeout,
+          reclaimIntervalMs: queue.heartbeat.interval,
+          workers,
+          acker: this.#acker,
+          emit,
+          listens,
+        }),
+      );
+    }
+  }
+
+  /**
+   * LISTENs for inserts and applies the stored pause and scale of each queue (then follows the
+   * control channel), so that nothing is fetched before the queues are in their stored state.
+   */
+  async listen(): Promise<void> {
+    const { sql, options, producers, reportError } = this.#options;
+    if (producers.size === 0) return;
+    const wakeAll = () => {
+      for (const producer of producers.values()) producer.wake();
+    };
+    const listener = await listenReliably(
+      sql,
+      insertChannel(options.schema),
+      (queue) => producers.get(queue)?.wake(),
+      {
+        checkIntervalMs: Math.min(listenerCheckMs, Math.max(1000, options.pollInterval)),
+        // Inserts notified while the subscription was down were missed: fetch now.
+        onListen: wakeAll,
+        onError: (error) => reportError(error, "listener"),
+      },
+    );
+    this.#unlisten = listener.unlisten;
+    this.#control = new ControlListener(this.#options.control, (e) => reportError(e, "control"));
+    await this.#control.start();
+  }
+
+  /** Starts fetching. */
+  start(): void {
+    for (const producer of this.#options.producers.values()) producer.start();
+  }
+
+  /** Stops listening, then stops every producer within `graceMs` and stores all outcomes. */
+  async stop(graceMs: number): Promise<void> {
+    const { producers, reportError } = this.#options;
+    await this.#unlisten?.().catch((error: unknown) => reportError(error, "listener"));
+    await this.#control?.stop().catch((error: unknown) => reportError(error, "control"));
+    await Promise.all([...producers.values()].map((p) => p.stop(graceMs)));
+    await this.#acker.flush();
+  }
+}

@@ -1,0 +1,395 @@
+import { toClaimedJob } from "../db/job-row.js";
+import type { QueueEvents } from "../events.js";
+import { type Executor, run } from "../sql/executor.js";
+import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
+import type { Job } from "../types.js";
+import type { AnyWorker } from "../workers/define-worker.js";
+import { LazyAbortController } from "../workers/lazy-abort-controller.js";
+import { type Outcome, runJob, ShutdownError, toAckRow } from "../workers/run-job.js";
+import type { Acker } from "./acker.js";
+
+type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
+
+/** `prefetch: "auto"` buffers about this many milliseconds of the queue's recent throughput, */
+const autoPrefetchMs = 100;
+/** at most this many jobs per slot of the queue's limit, and never more than autoPrefetchMax. */
+const autoPrefetchPerSlot = 50;
+const autoPrefetchMax = 1000;
+/** The throughput behind "auto" is measured over windows of at least this long. */
+const rateWindowMs = 100;
+
+/** What a producer needs from its node. */
+export interface ProducerOptions {
+  executor: Executor;
+  schema: string;
+  node: string;
+  queue: string;
+  limit: number;
+  /** Jobs claimed ahead of free slots, or "auto" (see {@link Producer}). */
+  prefetch: number | "auto";
+  paused: boolean;
+  pollIntervalMs: number;
+  /**
+   * Jobs attributed to this producer in the database for longer than this, that it does not
+   * hold, are given back (see {@link reclaimLostJobs}); checked every `reclaimIntervalMs`.
+   */
+  reclaimAfterMs: number;
+  reclaimIntervalMs: number;
+  workers: ReadonlyMap<string, AnyWorker>;
+  acker: Acker;
+  emit: Emit;
+  /** Whether anyone listens to `event`: payloads nobody reads are not built. */
+  listens: (event: keyof QueueEvents) => boolean;
+}
+
+interface Claimed {
+  job: Job;
+  controller: LazyAbortController;
+  started: boolean;
+  /** Set when shutdown gave the job back; a later outcome is then ignored. */
+  abandoned: boolean;
+  settled: Promise<void>;
+}
+
+/**
+ * Fetches and runs the jobs of one queue on one node. It claims as many jobs as it has free
+ * slots (plus `prefetch`), when woken by a notification, when a job finishes, and on every poll
+ * tick, so that a lost notification only costs one poll interval.
+ *
+ * Prefetched jobs wait in a local buffer, `executing` and attributed to this node (so the
+ * lifeline accounts for them through the node's heartbeat); stop() hands them back unstarted.
+ * With `prefetch: "auto"` the buffer holds about 100 ms of the queue's recent throughput (at most
+ * 50 jobs per slot, 1,000 in all): fast jobs are claimed in large batches, slow ones are not
+ * hoarded.
+ */
+export class Producer {
+  readonly queue: string;
+  readonly #options: ProducerOptions;
+  /** Jobs that may run at once. */
+  #limit: number;
+  /** Jobs running now. */
+  #running = 0;
+  /** Claimed jobs waiting for a slot, oldest first. */
+  #waiting: Claimed[] = [];
+  readonly #claimed = new Map<string, Claimed>();
+  #paused: boolean;
+  #started = false;
+  #stopping = false;
+  /** The fetch under way, if any: stop() waits for it so that no claimed job slips past. */
+  #fetching: Promise<void> | undefined;
+  /** A wake came while a fetch was under way: look again once it is back. */
+  #wokenMeanwhile = false;
+  #fillScheduled = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #reclaimTimer: NodeJS.Timeout | undefined;
+  #backoffUntil = 0;
+  /** Set when a fetch was skipped because outcomes piled up in the acker. */
+  #waitingForAcks = false;
+  /** Jobs per second completed while busy, for `prefetch: "auto"`. */
+  #rate = 0;
+  #windowStart = 0;
+  #windowCount = 0;
+
+  constructor(options: ProducerOptions) {
+    this.#options = options;
+    this.queue = options.queue;
+    this.#limit = options.limit;
+    this.#paused = options.paused;
+  }
+
+  /** Jobs this producer holds: running or waiting for a slot. */
+  get claimed(): number {
+    return this.#claimed.size;
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  start(): void {
+    this.#started = true;
+    this.#pollTimer = setInterval(() => this.wake(), this.#options.pollIntervalMs);
+    this.#pollTimer.unref?.();
+    this.#reclaimTimer = setInterval(() => void this.reclaim(), this.#options.reclaimIntervalMs);
+    this.#reclaimTimer.unref?.();
+    this.wake();
+  }
+
+  /** Gives back this producer's lost claims; returns how many. */
+  async reclaim(): Promise<number> {
+    if (this.#stopping) return 0;
+    const { executor, schema, node, queue, acker, reclaimAfterMs } = this.#options;
+    const held = [...this.#claimed.keys(), ...acker.heldIds()];
+    try {
+      const rows = await run(executor, reclaimLostJobs(schema, node, queue, held, reclaimAfterMs));
+      return rows.length;
+    } catch (error) {
+      this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
+      return 0;
+    }
+  }
+
+  /** Changes how many jobs run at once; takes effect at once. */
+  scale(limit: number): void {
+    this.#limit = limit;
+    this.#startWaiting();
+    this.wake();
+  }
+
+  /** Runs nothing more; jobs claimed ahead (the prefetch buffer) go back to the queue. */
+  pause(): void {
+    this.#paused = true;
+    this.#waiting = [];
+    for (const claimed of [...this.#claimed.values()]) {
+      if (!claimed.started) this.#handBack(claimed);
+    }
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.wake();
+  }
+
+  /** Asks for a fetch soon; many calls in one tick make one fetch. */
+  wake(): void {
+    // Not before start(): the node applies the stored pause and scale of its queues first, and a
+    // fetch sent earlier (a notification, the listener's catch-up) would claim jobs regardless.
+    if (!this.#started || this.#stopping || this.#paused) return;
+    if (this.#fetching) {
+      this.#wokenMeanwhile = true;
+      return;
+    }
+    if (this.#fillScheduled || !this.#wantsJobs()) return;
+    this.#fillScheduled = true;
+    // A microtask, not a later turn of the event loop: jobs that finish without waiting on I/O
+    // run one after another in microtasks, and the fetch must go out while they do.
+    queueMicrotask(() => {
+      this.#fillScheduled = false;
+      this.#fill();
+    });
+  }
+
+  /** Aborts the signal of a running job of this producer; returns whether it held the job. */
+  abort(id: string, reason: unknown): boolean {
+    const claimed = this.#claimed.get(id);
+    if (!claimed) return false;
+    claimed.controller.abort(reason);
+    return true;
+  }
+
+  /** Starts a fetch if the buffer needs one; once back, looks again if it came back full. */
+  #fill(): void {
+    if (this.#fetching || this.#stopping || this.#paused || !this.#wantsJobs()) return;
+    const count = this.#limit + this.#prefetch() - this.#claimed.size;
+    this.#fetching = this.#fetch(count).then((full) => {
+      this.#fetching = undefined;
+      if (full || this.#wokenMeanwhile) {
+        this.#wokenMeanwhile = false;
+        this.#fill();
+      }
+    });
+  }
+
+  /** Claims up to `count` jobs and hands them to the slots; true when it got all it asked for. */
+  async #fetch(count: number): Promise<boolean> {
+    try {
+      const { executor, schema, queue, node } = this.#options;
+      const rows = await run(executor, fetchJobs(schema, queue, count, node));
+      rows.sort(
+        (a, b) =>
+          a.priority - b.priority ||
+          +a.scheduled_at - +b.scheduled_at ||
+          Number(a.id) - Number(b.id),
+      );
+      for (const row of rows) this.#dispatch(toClaimedJob(row, queue, node));
+      return rows.length === count;
+    } catch (error) {
+      this.#backoffUntil = Date.now() + Math.min(this.#options.pollIntervalMs, 1000);
+      this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
+      return false;
+    }
+  }
+
+  #dispatch(job: Job): void {
+    const controller = new LazyAbortController();
+    const claimed: Claimed = {
+      job,
+      controller,
+      started: false,
+      abandoned: false,
+      settled: Promise.resolve(),
+    };
+    this.#claimed.set(job.id, claimed);
+    this.#waiting.push(claimed);
+    this.#startWaiting();
+  }
+
+  #slotFreed(): void {
+    this.#running--;
+    this.#startWaiting();
+  }
+
+  /** Starts waiting jobs, oldest first, while slots are free. */
+  #startWaiting(): void {
+    while (this.#running < this.#limit && this.#waiting.length > 0) {
+      const claimed = this.#waiting.shift() as Claimed;
+      this.#running++;
+      claimed.settled = this.#execute(claimed).then(
+        () => this.#slotFreed(),
+        (error: unknown) => {
+          this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
+          this.#slotFreed();
+        },
+      );
+    }
+  }
+
+  async #execute(claimed: Claimed): Promise<void> {
+    if (claimed.abandoned) return;
+    if (claimed.controller.aborted) {
+      // Cancelled while it waited for a slot: the job is no longer ours to run.
+      this.#claimed.delete(claimed.job.id);
+      return;
+    }
+    if (this.#paused && !this.#stopping) {
+      // Claimed by a fetch that was under way when the queue was paused.
+      this.#handBack(claimed);
+      return;
+    }
+    claimed.started = true;
+    const { job } = claimed;
+    const startedAt = performance.now();
+    const queueTimeMs = Math.max(0, +(job.attemptedAt ?? 0) - +job.scheduledAt);
+    if (this.#options.listens("job:start")) this.#options.emit("job:start", { job, queueTimeMs });
+    const outcome = await runJob(
+      job,
+      this.#options.workers.get(job.worker),
+      claimed.controller,
+      this.#options.node,
+    );
+    const durationMs = performance.now() - startedAt;
+    if (claimed.abandoned) return;
+    this.#claimed.delete(job.id);
+    this.#countCompletion();
+    this.#store(job, outcome, { queueTimeMs, durationMs });
+    this.wake();
+  }
+
+  /** Whether a fetch now would be worth its round trip. */
+  #wantsJobs(): boolean {
+    if (Date.now() < this.#backoffUntil) return false;
+    if (this.#options.acker.backlogged) {
+      // Woken again as soon as outcomes are stored (see #store): with every claimed job done,
+      // nothing else would wake it before the next poll.
+      this.#waitingForAcks = true;
+      return false;
+    }
+    const prefetch = this.#prefetch();
+    const free = this.#limit + prefetch - this.#claimed.size;
+    if (free <= 0) return false;
+    // A slot is idle only while fewer jobs are held than run at once: fill it now. Otherwise the
+    // prefetch buffer is refilled once half of it is used, so that fetches come in batches and
+    // overlap with the jobs still buffered (with no prefetch: at once).
+    return this.#claimed.size < this.#limit || free >= Math.ceil(prefetch / 2);
+  }
+
+  /** How many jobs to hold beyond the running ones now. */
+  #prefetch(): number {
+    const { prefetch } = this.#options;
+    if (prefetch !== "auto") return prefetch;
+    const cap = Math.min(autoPrefetchMax, autoPrefetchPerSlot * this.#limit);
+    return Math.min(cap, Math.floor((this.#rate * autoPrefetchMs) / 1000));
+  }
+
+  /**
+   * Updates the completion rate. A window opens at a completion and closes at the first one
+   * `rateWindowMs` later, so idle time between bursts does not count: the rate says how fast
+   * this queue's jobs go when there are jobs, and falls within a window when they get slow.
+   */
+  #countCompletion(): void {
+    const now = performance.now();
+    if (this.#windowCount === 0) this.#windowStart = now;
+    this.#windowCount++;
+    const elapsed = now - this.#windowStart;
+    if (elapsed < rateWindowMs) return;
+    const rate = ((this.#windowCount - 1) * 1000) / elapsed;
+    this.#rate = this.#rate === 0 ? rate : (this.#rate + rate) / 2;
+    this.#windowCount = 0;
+  }
+
+  #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
+    const { acker, emit, listens } = this.#options;
+    acker.push(toAckRow(job, outcome), (state) => {
+      if (this.#waitingForAcks) {
+        this.#waitingForAcks = false;
+        this.wake();
+      }
+      if (state === null) return; // cancelled, rescued or deleted meanwhile: not ours to report
+      if (outcome.kind === "complete" && !listens("job:complete")) return;
+      const stored: Job = { ...job, state };
+      switch (outcome.kind) {
+        case "complete":
+          emit("job:complete", { job: stored, result: outcome.result, ...timing });
+          break;
+        case "error":
+          emit("job:error", { job: stored, error: outcome.error, state: outcome.state, ...timing });
+          if (outcome.state === "discarded")
+            emit("job:discard", { job: stored, error: outcome.error, ...timing });
+          break;
+        case "snooze":
+          emit("job:snooze", { job: stored, delayMs: outcome.delayMs, ...timing });
+          break;
+        case "cancel":
+          emit("job:cancel", { job: stored, reason: outcome.reason, ...timing });
+          break;
+        case "handback":
+          break;
+      }
+    });
+  }
+
+  /**
+   * Stops fetching, gives back the jobs that have not started, lets running ones finish within
+   * `graceMs`, then aborts them and gives back those that still have not finished. Every job
+   * given back is `available` again with its attempt refunded.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
+    // Jobs claimed by a fetch that was under way are dispatched before the hand-back below.
+    while (this.#fetching) await this.#fetching;
+    this.#waiting = [];
+    for (const claimed of [...this.#claimed.values()]) {
+      if (!claimed.started) this.#handBack(claimed);
+    }
+    const running = () => [...this.#claimed.values()].map((c) => c.settled);
+    if (await settlesWithin(running(), graceMs)) return;
+    for (const claimed of this.#claimed.values()) claimed.controller.abort(new ShutdownError());
+    // A moment for performs that honour their signal to settle, then take the rest back.
+    await settlesWithin(running(), Math.min(1000, Math.max(50, graceMs / 10)));
+    for (const claimed of [...this.#claimed.values()]) this.#handBack(claimed);
+  }
+
+  #handBack(claimed: Claimed): void {
+    claimed.abandoned = true;
+    this.#claimed.delete(claimed.job.id);
+    this.#store(claimed.job, { kind: "handback" }, { queueTimeMs: 0, durationMs: 0 });
+  }
+}
+
+async function settlesWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
+  if (promises.length === 0) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const all = Promise.all(promises).then(() => true);
+  const settled = await Promise.race([all, timeout]);
+  clearTimeout(timer);
+  return settled;
+}

@@ -1,0 +1,161 @@
+import { z } from "zod";
+import {
+  type ResolvedUniqueOptions,
+  type UniqueOptions,
+  uniqueOptionsSchema,
+} from "../insert/unique-options.js";
+import type { Job, JsonValue } from "../types.js";
+import { type Duration, durationMs, parseDuration } from "../validation/duration.js";
+import { zodToConfigError } from "../validation/zod-errors.js";
+
+/** What `perform` receives beside the job. */
+export interface PerformContext {
+  /** Aborted on the worker's timeout, when the job is cancelled, and on shutdown. */
+  signal: AbortSignal;
+}
+
+/** Returned from `perform` to run the job again later without using up an attempt. */
+export class Snooze {
+  readonly kind = "snooze";
+  constructor(readonly delayMs: number) {}
+}
+
+/** Returned from `perform` to stop the job for good, in state `cancelled`. */
+export class Cancel {
+  readonly kind = "cancel";
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * Asks for the job to run again after `delay`, without using up an attempt or adding an error.
+ *
+ * @example
+ * ```ts
+ * async perform(job) { if (!(await ready())) return snooze("10s"); }
+ * ```
+ */
+export function snooze(delay: Duration): Snooze {
+  const ms = parseDuration(delay);
+  if (ms === undefined) throw new TypeError(`snooze: ${JSON.stringify(delay)} is not a duration`);
+  return new Snooze(ms);
+}
+
+/**
+ * Cancels the job: it moves to `cancelled` and is not retried.
+ *
+ * @example
+ * ```ts
+ * async perform(job) { if (await userDeleted(job.args.userId)) return cancel("user is gone"); }
+ * ```
+ */
+export function cancel(reason = "cancelled by worker"): Cancel {
+  return new Cancel(reason);
+}
+
+/** What `perform` may return: a JSON value (kept in `meta.result`), a snooze, or a cancel. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a worker that returns nothing is normal
+export type PerformResult = JsonValue | undefined | void | Snooze | Cancel;
+
+export type { UniqueOptions } from "../insert/unique-options.js";
+
+/** The options of {@link defineWorker}. */
+export interface WorkerOptions<Args> {
+  /** Unique name, stored in `jobs.worker`. */
+  name: string;
+  /** The queue its jobs go to unless an insert says otherwise. Default `"default"`. */
+  queue?: string;
+  /** Checked at insert and again before `perform`. */
+  args?: z.ZodType<Args>;
+  /** Attempts before a failing job is discarded. Default 20. */
+  maxAttempts?: number;
+  /** 0 (first) to 9 (last). Default 0. */
+  priority?: number;
+  tags?: string[];
+  /** `perform`'s signal is aborted after this long and the attempt counts as failed. */
+  timeout?: Duration;
+  unique?: UniqueOptions;
+  /** Seconds to wait before the next attempt after a failure. */
+  backoff?: (job: Job<Args>) => number;
+  perform(job: Job<Args>, context: PerformContext): Promise<PerformResult> | PerformResult;
+}
+
+/** A worker: what {@link defineWorker} returns and what the queue runs. */
+export interface Worker<Args = Record<string, unknown>> {
+  readonly name: string;
+  readonly queue: string;
+  readonly args: z.ZodType<Args> | undefined;
+  readonly maxAttempts: number;
+  readonly priority: number;
+  readonly tags: readonly string[];
+  readonly timeoutMs: number | undefined;
+  /** Unique options with defaults filled in (see docs/unique-jobs.md). */
+  readonly unique: ResolvedUniqueOptions | undefined;
+  readonly backoff: ((job: Job<Args>) => number) | undefined;
+  perform(job: Job<Args>, context: PerformContext): Promise<PerformResult> | PerformResult;
+}
+
+/** A worker of any args type, as registries hold them. */
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds workers of every args type
+export type AnyWorker = Worker<any>;
+
+/** Names of workers and queues: printable, 1–128 characters. */
+export const nameSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(128, "must be at most 128 characters")
+  .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces");
+
+const workerOptionsSchema = z
+  .object({
+    name: nameSchema,
+    queue: nameSchema.default("default"),
+    args: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema").optional(),
+    maxAttempts: z.number().int().min(1).max(1000).default(20),
+    priority: z.number().int().min(0).max(9).default(0),
+    tags: z.array(z.string().min(1).max(255)).max(100).default([]),
+    timeout: durationMs({ min: 1 }).optional(),
+    unique: uniqueOptionsSchema.optional(),
+    backoff: z
+      .custom<(job: Job) => number>((v) => typeof v === "function", "must be a function")
+      .optional(),
+    perform: z.custom<Worker["perform"]>((v) => typeof v === "function", "must be a function"),
+  })
+  .strict();
+
+/**
+ * Defines a worker. Its options are checked here, so a mistake fails at import, not at run time.
+ *
+ * @example
+ * ```ts
+ * const sendEmail = defineWorker({
+ *   name: "email.send",
+ *   queue: "mailers",
+ *   args: z.object({ to: z.string().email() }),
+ *   async perform(job, { signal }) {
+ *     await mailer.send(job.args.to, { signal });
+ *   },
+ * });
+ * ```
+ */
+export function defineWorker<Args = Record<string, unknown>>(
+  options: WorkerOptions<Args>,
+): Worker<Args> {
+  const parsed = workerOptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const name = typeof options?.name === "string" ? ` "${options.name}"` : "";
+    throw zodToConfigError(parsed.error, `worker${name}`, workerOptionsSchema);
+  }
+  const value = parsed.data;
+  return Object.freeze({
+    name: value.name,
+    queue: value.queue,
+    args: value.args as z.ZodType<Args> | undefined,
+    maxAttempts: value.maxAttempts,
+    priority: value.priority,
+    tags: Object.freeze([...value.tags]),
+    timeoutMs: value.timeout,
+    unique: value.unique,
+    backoff: value.backoff as Worker<Args>["backoff"],
+    perform: value.perform as Worker<Args>["perform"],
+  });
+}
