@@ -1,6 +1,5 @@
-import type { CronInsertion } from "./cron/cron.js";
-import type { RescueResult } from "./maintenance/lifeline.js";
-import type { PruneResult } from "./maintenance/pruner.js";
+import type { CronInsertion } from "./cron/cron-insertion.js";
+import type { PruneResult, RescueResult } from "./maintenance/maintenance-results.js";
 import type { Job, JsonValue } from "./types.js";
 
 /** Timing common to the events of one attempt. */

@@ -41,9 +41,10 @@ export {
   isCleanupTarget,
 } from "./cleanup/define-target.js";
 export { type LoadConfigOptions, type LoadedConfig, loadConfig } from "./config/load-config.js";
-export type { QueueCheck, QueueControlOptions } from "./control/queue-control.js";
-export { Cron, type CronInsertion, type CronRunResult } from "./cron/cron.js";
+export type { QueueCheck, QueueControlOptions } from "./control/control-message.js";
+export { Cron, type CronRunResult } from "./cron/cron.js";
 export { CronSchedule } from "./cron/cron-expression.js";
+export type { CronInsertion } from "./cron/cron-insertion.js";
 export type { CronEntryOptions } from "./cron/cron-options.js";
 export { type MigrationStatus, Migrator } from "./db/migrator.js";
 export {
@@ -62,29 +63,22 @@ export {
 } from "./errors.js";
 export type { AttemptTiming, QueueEvents } from "./events.js";
 export type { InsertOptions } from "./insert/insert-options.js";
-export type {
-  ReplaceableField,
-  ResolvedUniqueOptions,
-  UniqueField,
-} from "./insert/unique-options.js";
+export type { ResolvedUniqueOptions, UniqueField } from "./insert/unique-options.js";
 export type { Logger } from "./logger.js";
-export { Lifeline, type RescuedJob, type RescueResult } from "./maintenance/lifeline.js";
+export { LeaderLoop, type LeaderLoopOptions } from "./maintenance/leader-loop.js";
+export { Lifeline } from "./maintenance/lifeline.js";
 export type {
   HeartbeatOptions,
   LeadershipOptions,
   LifelineOptions,
   PrunerOptions,
 } from "./maintenance/maintenance-options.js";
-export {
-  LeaderLoop,
-  type LeaderLoopOptions,
-  type MaintenanceTarget,
-  type Plugin,
-  type PluginContext,
-} from "./maintenance/plugin.js";
-export { type PruneResult, Pruner } from "./maintenance/pruner.js";
+export type { PruneResult, RescuedJob, RescueResult } from "./maintenance/maintenance-results.js";
+export type { MaintenanceTarget, Plugin, PluginContext } from "./maintenance/plugin.js";
+export { Pruner } from "./maintenance/pruner.js";
 export { Queue, type StopOptions } from "./queue.js";
 export type { QueueOptions } from "./queue-options.js";
+export type { ReplaceableField } from "./sql/unique-jobs.js";
 export type { Job, JobError, JobState, JsonValue } from "./types.js";
 export { jobStates } from "./types.js";
 export { type Duration, parseDuration } from "./validation/duration.js";

@@ -9,12 +9,8 @@ import {
 import type { CleanupResult } from "./cleanup/cleanup-run.js";
 import type { CleanupTarget } from "./cleanup/define-target.js";
 import { loadConfig } from "./config/load-config.js";
-import {
-  type ControlContext,
-  controlQueue,
-  type QueueCheck,
-  type QueueControlOptions,
-} from "./control/queue-control.js";
+import type { ControlContext, QueueCheck, QueueControlOptions } from "./control/control-message.js";
+import { controlQueue } from "./control/control-sender.js";
 import { Cron } from "./cron/cron.js";
 import { resolveCronEntries } from "./cron/cron-options.js";
 import { createPool, settleArrayTypes } from "./db/connection.js";

@@ -3,7 +3,11 @@ import { z } from "zod";
 import { cronExpressionSchema, timeZoneSchema } from "../cron/cron-options.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { ParsedQueueOptions } from "../queue-options.js";
+import type {
+  ParsedHeartbeatOptions,
+  ParsedLifelineOptions,
+  ParsedPrunerOptions,
+} from "../maintenance/maintenance-options.js";
 import type { ArchivePeriod, BatchTable } from "../sql/cleanup.js";
 import type { JsonValue } from "../types.js";
 import { type Duration, durationMs } from "../validation/duration.js";
@@ -25,10 +29,22 @@ export interface CleanupContext {
   /** Aborts when the run's timeout passes or the node shuts down: stop between batches. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
-  /** The options of the queue running the target. */
-  readonly options: Readonly<ParsedQueueOptions>;
+  /** The options of the queue running the target that a target may read. */
+  readonly options: Readonly<CleanupQueueOptions>;
   /** True once the run should stop (`signal.aborted`). */
   shouldStop(): boolean;
+}
+
+/**
+ * The part of the running queue's parsed options that cleanup targets read (the built-in `jobs`
+ * target follows the pruner's retention; `producers` the heartbeat timeout).
+ */
+export interface CleanupQueueOptions {
+  readonly schema: string;
+  readonly node: string;
+  readonly heartbeat: ParsedHeartbeatOptions;
+  readonly pruner: ParsedPrunerOptions | false;
+  readonly lifeline: ParsedLifelineOptions | false;
 }
 
 /** What a custom `run` returns. */

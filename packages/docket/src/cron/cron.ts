@@ -1,9 +1,6 @@
 import type { InsertOptions } from "../insert/insert-options.js";
-import {
-  LeaderService,
-  type MaintenanceTarget,
-  type PluginContext,
-} from "../maintenance/plugin.js";
+import { LeaderService } from "../maintenance/leader-service.js";
+import type { MaintenanceTarget, PluginContext } from "../maintenance/plugin.js";
 import {
   claimCronSlot,
   deleteOldCronSlots,
@@ -14,6 +11,7 @@ import {
 import { run } from "../sql/executor.js";
 import type { Job } from "../types.js";
 import { CronSchedule } from "./cron-expression.js";
+import type { CronInsertion } from "./cron-insertion.js";
 import type { ParsedCronEntry } from "./cron-options.js";
 
 /** Inserts one job; the queue's own `insert`, so that args checks and unique options apply. */
@@ -22,17 +20,6 @@ export type CronInsertFn = (
   args: Record<string, unknown>,
   options: InsertOptions,
 ) => Promise<Job>;
-
-/** One job a cron run inserted. */
-export interface CronInsertion {
-  /** The entry's name. */
-  entry: string;
-  /** The slot the job is for. */
-  slot: Date;
-  job: Job;
-  /** Slots of this entry that came due while no node led and were not inserted. */
-  missed: number;
-}
 
 /** What one cron run did. */
 export interface CronRunResult {

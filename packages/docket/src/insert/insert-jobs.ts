@@ -3,9 +3,9 @@ import { type CleanupTarget, isCleanupTarget } from "../cleanup/define-target.js
 import { InsertError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
 import { insertJobBatch } from "../sql/jobs.js";
-import { performInline } from "../testing/perform-job.js";
 import type { Job } from "../types.js";
 import { type AnyWorker, nameSchema } from "../workers/define-worker.js";
+import { performInline } from "../workers/perform-in-memory.js";
 import {
   checkArgs,
   type InsertOptions,

@@ -2,6 +2,11 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { InsertError } from "../errors.js";
 import type { InsertRow } from "../sql/jobs.js";
+import {
+  type ReplaceableField,
+  replaceableFields,
+  type UniqueColumns,
+} from "../sql/unique-jobs.js";
 import { type JobState, jobStates } from "../types.js";
 import { type Duration, durationMs } from "../validation/duration.js";
 
@@ -10,20 +15,6 @@ export const uniqueFields = ["worker", "queue", "args", "meta"] as const;
 
 /** A part of a job that makes it distinct: `worker`, `queue`, `args` or `meta`. */
 export type UniqueField = (typeof uniqueFields)[number];
-
-/** The fields of an existing job that a conflicting unique insert may overwrite. */
-export const replaceableFields = [
-  "args",
-  "meta",
-  "tags",
-  "priority",
-  "maxAttempts",
-  "scheduledAt",
-  "queue",
-] as const;
-
-/** A field a conflicting insert may overwrite on the existing job (see `replace`). */
-export type ReplaceableField = (typeof replaceableFields)[number];
 
 /**
  * States a unique job must block in. Moves between them happen inside docket (fetch, retry,
@@ -148,15 +139,6 @@ export function resolveUnique(
   const resolved = resolve(merged);
   if (typeof resolved === "string") throw new InsertError(`insert option unique.${resolved}`);
   return resolved;
-}
-
-/** Extra columns of a unique row, as the insert statement reads them. */
-export interface UniqueColumns {
-  /** Hex SHA-256 of the distinguishing fields and the period; the database adds the bucket. */
-  unique_base: string;
-  unique_period_ms: number | null;
-  /** The state bitmask as a bit string, bit 0 (available) first. */
-  unique_states: string;
 }
 
 /** JSON with object keys sorted at every level, so equal values give equal text. */

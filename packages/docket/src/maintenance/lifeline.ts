@@ -1,37 +1,14 @@
 import { run } from "../sql/executor.js";
 import { rescueJobs } from "../sql/prune-rescue.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
+import { LeaderService } from "./leader-service.js";
 import {
   type LifelineOptions,
   lifelineOptionsSchema,
   type ParsedLifelineOptions,
 } from "./maintenance-options.js";
-import { LeaderService, type MaintenanceTarget, type PluginContext } from "./plugin.js";
-
-/** One job the lifeline took back from a producer that is gone. */
-export interface RescuedJob {
-  id: string;
-  queue: string;
-  worker: string;
-  /** `available` to run again, or `discarded` when it had no attempt left. */
-  state: "available" | "discarded";
-  /** The attempt that was cut short (kept: the next fetch counts a new one). */
-  attempt: number;
-  /** The node that was running it. */
-  attemptedBy: string | null;
-  /** Why it counted as orphaned. */
-  reason: string;
-}
-
-/** What one lifeline run did. */
-export interface RescueResult {
-  /** Jobs made `available` again. */
-  rescued: number;
-  /** Jobs `discarded` because they had used up their attempts. */
-  discarded: number;
-  /** Every job changed, for logs. */
-  jobs: RescuedJob[];
-}
+import type { RescueResult } from "./maintenance-results.js";
+import type { MaintenanceTarget, PluginContext } from "./plugin.js";
 
 const defaultHeartbeatTimeoutMs = 30_000;
 

@@ -6,9 +6,10 @@ import type { ParsedQueueOptions } from "../queue-options.js";
 import type { HeartbeatRow } from "../sql/producers.js";
 import { deleteStaleProducerRows, Heartbeat } from "./heartbeat.js";
 import { LeaderElection } from "./leader-election.js";
+import { LeaderLoop } from "./leader-loop.js";
 import { Lifeline } from "./lifeline.js";
 import type { LifelineOptions, PrunerOptions } from "./maintenance-options.js";
-import { LeaderLoop, type Plugin, type PluginContext } from "./plugin.js";
+import type { Plugin, PluginContext } from "./plugin.js";
 import { Pruner } from "./pruner.js";
 import { Stager } from "./stager.js";
 

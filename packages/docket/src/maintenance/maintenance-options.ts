@@ -124,3 +124,5 @@ export type ParsedLifelineOptions = z.output<typeof lifelineOptionsSchema>;
 export type LeadershipOptions = z.input<typeof leadershipOptionsSchema>;
 /** `heartbeat` options as written by users. */
 export type HeartbeatOptions = z.input<typeof heartbeatOptionsSchema>;
+/** `heartbeat` options after parsing: durations in milliseconds. */
+export type ParsedHeartbeatOptions = z.output<typeof heartbeatOptionsSchema>;

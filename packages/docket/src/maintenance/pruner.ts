@@ -2,20 +2,14 @@ import { isLockTimeout } from "../errors.js";
 import { run } from "../sql/executor.js";
 import { type PrunableState, prunableStates, pruneJobs } from "../sql/prune-rescue.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
+import { LeaderService } from "./leader-service.js";
 import {
   type ParsedPrunerOptions,
   type PrunerOptions,
   prunerOptionsSchema,
 } from "./maintenance-options.js";
-import { LeaderService, type MaintenanceTarget, type PluginContext } from "./plugin.js";
-
-/** What one pruning run did. */
-export interface PruneResult {
-  /** Jobs deleted in all. */
-  deleted: number;
-  /** Jobs deleted per final state. */
-  byState: Record<PrunableState, number>;
-}
+import type { PruneResult } from "./maintenance-results.js";
+import type { MaintenanceTarget, PluginContext } from "./plugin.js";
 
 /**
  * The built-in pruner: deletes `completed`, `cancelled` and `discarded` jobs once they are

@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
-import { type ControlContext, ControlListener } from "../control/queue-control.js";
+import { ControlListener } from "../control/control-listener.js";
+import type { ControlContext } from "../control/control-message.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
 import { insertChannel } from "../sql/jobs.js";

@@ -1,5 +1,4 @@
 import { type RawBuilder, sql } from "kysely";
-import type { ReplaceableField, UniqueColumns } from "../insert/unique-options.js";
 import { type InsertRow, insertChannel, type JobRow } from "./jobs.js";
 
 /**
@@ -10,6 +9,29 @@ import { type InsertRow, insertChannel, type JobRow } from "./jobs.js";
  */
 
 /** A row of a unique insert. */
+/** The fields of an existing job that a conflicting unique insert may overwrite. */
+export const replaceableFields = [
+  "args",
+  "meta",
+  "tags",
+  "priority",
+  "maxAttempts",
+  "scheduledAt",
+  "queue",
+] as const;
+
+/** A field a conflicting insert may overwrite on the existing job (see `replace`). */
+export type ReplaceableField = (typeof replaceableFields)[number];
+
+/** Extra columns of a unique row, as the insert statement reads them. */
+export interface UniqueColumns {
+  /** Hex SHA-256 of the distinguishing fields and the period; the database adds the bucket. */
+  unique_base: string;
+  unique_period_ms: number | null;
+  /** The state bitmask as a bit string, bit 0 (available) first. */
+  unique_states: string;
+}
+
 export type UniqueInsertRow = InsertRow & UniqueColumns;
 
 /** One row per input row of {@link insertUniqueJobs}: the job, or nulls when it conflicted. */
