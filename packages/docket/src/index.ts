@@ -76,8 +76,9 @@ export type {
 export type { PruneResult, RescuedJob, RescueResult } from "./maintenance/maintenance-results.js";
 export type { MaintenanceTarget, Plugin, PluginContext } from "./maintenance/plugin.js";
 export { Pruner } from "./maintenance/pruner.js";
-export { Queue, type StopOptions } from "./queue.js";
+export { Queue } from "./queue.js";
 export type { QueueOptions } from "./queue-options.js";
+export type { StopOptions } from "./runner/stop-options.js";
 export type { ReplaceableField } from "./sql/unique-jobs.js";
 export type { Job, JobError, JobState, JsonValue } from "./types.js";
 export { jobStates } from "./types.js";

@@ -27,17 +27,11 @@ import type { Plugin } from "./maintenance/plugin.js";
 import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./queue-options.js";
 import { JobRunner } from "./runner/job-runner.js";
 import type { Producer } from "./runner/producer.js";
+import { parseStopOptions, type StopOptions } from "./runner/stop-options.js";
 import { run } from "./sql/executor.js";
 import { selectJob } from "./sql/jobs.js";
 import type { Job } from "./types.js";
-import { type Duration, parseDuration } from "./validation/duration.js";
 import type { AnyWorker, Worker } from "./workers/define-worker.js";
-
-/** Options of {@link Queue.stop}. */
-export interface StopOptions {
-  /** How long running jobs may take to finish before their signals abort. Default 15s. */
-  grace?: Duration;
-}
 
 /**
  * A docket node: it inserts jobs, and once started runs the queues of its `queues` option.
@@ -107,8 +101,6 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#maintenance = new Maintenance({
       executor: this.#sql,
       options: this.options,
-      pruner: options.pruner,
-      lifeline: options.lifeline,
       builtIns: [cron],
       logger: this.#logger,
       queues: () =>
@@ -201,14 +193,11 @@ export class Queue extends EventEmitter<QueueEvents> {
    * once nothing of this node is left executing. Calling it again returns the same promise.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    const graceMs =
-      options.grace === undefined ? this.options.shutdownGrace : parseDuration(options.grace);
-    if (graceMs === undefined) {
-      return Promise.reject(
-        new ConfigError(`stop: grace ${JSON.stringify(options.grace)} is not a duration`, {
-          path: "grace",
-        }),
-      );
+    let graceMs: number;
+    try {
+      graceMs = parseStopOptions(options, this.options.shutdownGrace);
+    } catch (error) {
+      return Promise.reject(error);
     }
     this.#stopping ??= this.#stop(graceMs);
     return this.#stopping;

@@ -6,8 +6,8 @@ import { CleanupLockedError, CleanupTargetNotFoundError, ConfigError } from "../
 import type { Logger } from "../logger.js";
 import { type ParsedQueueOptions, queueOptionsSchema } from "../queue-options.js";
 import type { JsonValue } from "../types.js";
-import { type Duration, parseDuration } from "../validation/duration.js";
-import { closest } from "../validation/zod-errors.js";
+import { type Duration, durationMs, parseDuration } from "../validation/duration.js";
+import { closest, zodToConfigError } from "../validation/zod-errors.js";
 import { type AnyWorker, cancel, defineWorker } from "../workers/define-worker.js";
 import { builtInTargets } from "./builtin-targets.js";
 import { resolveTargetTable } from "./cleanup-catalog.js";
@@ -53,6 +53,25 @@ export interface RunCleanupOptions {
   /** Stops the run between batches when it aborts (SIGTERM, say). */
   signal?: AbortSignal;
 }
+
+/** The schema of {@link RunCleanupOptions}: durations come out in milliseconds. */
+const runCleanupOptionsSchema = z
+  .object({
+    timeout: durationMs().optional(),
+    batchSize: z.number().int().min(1).max(1_000_000).optional(),
+    wait: durationMs().optional(),
+    signal: z
+      .custom<AbortSignal>(
+        (v) =>
+          typeof v === "object" &&
+          v !== null &&
+          typeof (v as AbortSignal).aborted === "boolean" &&
+          typeof (v as AbortSignal).addEventListener === "function",
+        "must be an AbortSignal",
+      )
+      .optional(),
+  })
+  .strict();
 
 /** What the targets' workers need of their queue, read when a job runs. */
 export interface CleanupRuntime {
@@ -225,20 +244,16 @@ export class CleanupRegistry {
   ): Promise<CleanupResult> {
     const target = this.get(name);
     if (!target) throw new CleanupTargetNotFoundError(name, [...this.#targets.keys()]);
-    const duration = (key: "timeout" | "wait") => {
-      const value = options[key];
-      if (value === undefined) return undefined;
-      const ms = parseDuration(value);
-      if (ms === undefined)
-        throw new ConfigError(`${key}: ${JSON.stringify(value)} is not a duration`, { path: key });
-      return ms;
-    };
+    const parsed = runCleanupOptionsSchema.safeParse(options);
+    if (!parsed.success)
+      throw zodToConfigError(parsed.error, "", runCleanupOptionsSchema, "runCleanup");
+    const { timeout, wait, batchSize, signal } = parsed.data;
     return runCleanup(target, {
       ...runtime,
-      timeoutMs: duration("timeout"),
-      waitForLockMs: duration("wait"),
-      batchSize: options.batchSize,
-      signal: options.signal,
+      timeoutMs: timeout,
+      waitForLockMs: wait,
+      batchSize,
+      signal,
     });
   }
 }

@@ -1,33 +1,38 @@
-import { ConfigError } from "../errors.js";
+import { z } from "zod";
 import { run } from "../sql/executor.js";
 import { notifyControl, updateQueue } from "../sql/queues.js";
+import { zodToConfigError } from "../validation/zod-errors.js";
 import { nameSchema } from "../workers/define-worker.js";
 import { applyControl, type ControlContext, type ControlMessage } from "./control-message.js";
 
-function checkName(name: unknown, call: string): string {
-  const parsed = nameSchema.safeParse(name);
-  if (!parsed.success) {
-    throw new ConfigError(
-      `${call}: queue name ${JSON.stringify(name)} ${parsed.error.issues[0]?.message}`,
-      {
-        path: "queue",
-      },
-    );
-  }
-  return parsed.data;
+/** What `pauseQueue` and `resumeQueue` are given, besides the action. */
+const controlCallSchema = z
+  .object({
+    queue: nameSchema,
+    node: z.string({ error: "must be a node name" }).min(1, "must be a node name").optional(),
+  })
+  .strict();
+
+/** What `scaleQueue` is given: also the limit, `null` for the configured one. */
+const scaleCallSchema = controlCallSchema.extend({
+  limit: z
+    .number({ error: limitMessage })
+    .int({ error: limitMessage })
+    .min(1, { error: limitMessage })
+    .max(10_000, { error: limitMessage })
+    .nullable(),
+});
+
+function limitMessage(issue: { input?: unknown }): string {
+  return `a queue's limit must be an integer from 1 to 10000, or null; got ${String(issue.input)}`;
 }
 
-function checkLimit(limit: unknown): number | null {
-  if (limit === null) return null;
-  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-    throw new ConfigError(
-      `scaleQueue: limit must be an integer from 1 to 10000, or null, got ${String(limit)}`,
-      {
-        path: "limit",
-      },
-    );
-  }
-  return limit;
+/** @throws ConfigError naming the queue, node or limit, as the other options do. */
+function checkCall(message: Exclude<ControlMessage, { action: "cancel" }>): void {
+  const { action, ...given } = message;
+  const schema = action === "scale" ? scaleCallSchema : controlCallSchema;
+  const parsed = schema.safeParse(given);
+  if (!parsed.success) throw zodToConfigError(parsed.error, "", schema, `${action}Queue`);
 }
 
 /**
@@ -38,13 +43,8 @@ export async function controlQueue(
   context: ControlContext,
   message: Exclude<ControlMessage, { action: "cancel" }>,
 ): Promise<void> {
-  const call = `${message.action}Queue`;
-  checkName(message.queue, call);
-  if (message.action === "scale") checkLimit(message.limit);
+  checkCall(message);
   if (message.node !== undefined) {
-    if (typeof message.node !== "string" || message.node.length === 0) {
-      throw new ConfigError(`${call}: node must be a node name`, { path: "node" });
-    }
     if (message.node !== context.node)
       await run(context.sql, notifyControl(context.schema, message));
   } else {

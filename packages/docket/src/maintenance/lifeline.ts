@@ -35,12 +35,31 @@ export class Lifeline extends LeaderService<RescueResult> {
   /** The options after parsing, durations in milliseconds. */
   readonly options: Readonly<ParsedLifelineOptions>;
 
+  /** Set while {@link Lifeline.fromParsed} constructs: options the queue's schema parsed. */
+  static #parsed: Readonly<ParsedLifelineOptions> | undefined;
+
+  /**
+   * A lifeline of options that `queueOptionsSchema` has parsed already (durations in
+   * milliseconds), taken as they are: the queue's parse is the only one.
+   *
+   * @example
+   * ```ts
+   * const lifeline = Lifeline.fromParsed(queue.options.lifeline);
+   * ```
+   */
+  static fromParsed(options: Readonly<ParsedLifelineOptions>): Lifeline {
+    Lifeline.#parsed = Object.freeze(options);
+    try {
+      return new Lifeline();
+    } finally {
+      Lifeline.#parsed = undefined;
+    }
+  }
+
   /** @throws ConfigError naming the offending `lifeline.*` option. */
   constructor(options: LifelineOptions = {}) {
     super();
-    const parsed = lifelineOptionsSchema.safeParse(options);
-    if (!parsed.success) throw zodToConfigError(parsed.error, "lifeline", lifelineOptionsSchema);
-    this.options = Object.freeze(parsed.data);
+    this.options = Lifeline.#parsed ?? parseLifelineOptions(options);
   }
 
   protected loopOptions(context: PluginContext) {
@@ -90,4 +109,11 @@ export class Lifeline extends LeaderService<RescueResult> {
       if (rows.length < batchSize) return result;
     }
   }
+}
+
+/** Parses and freezes options given to `new Lifeline()`. */
+function parseLifelineOptions(options: LifelineOptions): Readonly<ParsedLifelineOptions> {
+  const parsed = lifelineOptionsSchema.safeParse(options);
+  if (!parsed.success) throw zodToConfigError(parsed.error, "lifeline", lifelineOptionsSchema);
+  return Object.freeze(parsed.data);
 }

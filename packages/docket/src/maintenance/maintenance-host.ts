@@ -8,7 +8,6 @@ import { deleteStaleProducerRows, Heartbeat } from "./heartbeat.js";
 import { LeaderElection } from "./leader-election.js";
 import { LeaderLoop } from "./leader-loop.js";
 import { Lifeline } from "./lifeline.js";
-import type { LifelineOptions, PrunerOptions } from "./maintenance-options.js";
 import type { Plugin, PluginContext } from "./plugin.js";
 import { Pruner } from "./pruner.js";
 import { Stager } from "./stager.js";
@@ -19,12 +18,6 @@ type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => 
 export interface MaintenanceConfig {
   executor: Sql;
   options: Readonly<ParsedQueueOptions>;
-  /**
-   * The `pruner` and `lifeline` options as the user wrote them (durations not yet in
-   * milliseconds): the built-in plugins parse their own options.
-   */
-  pruner: PrunerOptions | false | undefined;
-  lifeline: LifelineOptions | false | undefined;
   /**
    * Further built-in plugins of the queue (cron), started after the pruner and lifeline and
    * before the user's `plugins`.
@@ -52,12 +45,14 @@ export class Maintenance {
   #heartbeat: Heartbeat | undefined;
   #started: Plugin[] = [];
 
-  /** @throws ConfigError for bad pruner/lifeline options or two plugins of one name. */
+  /** @throws ConfigError for two plugins of one name. */
   constructor(config: MaintenanceConfig) {
     this.#config = config;
     const plugins: Plugin[] = [];
-    if (config.pruner !== false) plugins.push(new Pruner(config.pruner));
-    if (config.lifeline !== false) plugins.push(new Lifeline(config.lifeline));
+    // The queue's schema parsed the built-ins' options: they take them as they are.
+    const { pruner, lifeline } = config.options;
+    if (pruner !== false) plugins.push(Pruner.fromParsed(pruner));
+    if (lifeline !== false) plugins.push(Lifeline.fromParsed(lifeline));
     plugins.push(...(config.builtIns ?? []), ...config.options.plugins);
     const names = new Set<string>();
     for (const [index, plugin] of plugins.entries()) {

@@ -31,12 +31,31 @@ export class Pruner extends LeaderService<PruneResult> {
   /** The options after parsing, durations in milliseconds. */
   readonly options: Readonly<ParsedPrunerOptions>;
 
+  /** Set while {@link Pruner.fromParsed} constructs: options the queue's schema parsed already. */
+  static #parsed: Readonly<ParsedPrunerOptions> | undefined;
+
+  /**
+   * A pruner of options that `queueOptionsSchema` has parsed already (durations in
+   * milliseconds), taken as they are: the queue's parse is the only one.
+   *
+   * @example
+   * ```ts
+   * const pruner = Pruner.fromParsed(queue.options.pruner);
+   * ```
+   */
+  static fromParsed(options: Readonly<ParsedPrunerOptions>): Pruner {
+    Pruner.#parsed = Object.freeze(options);
+    try {
+      return new Pruner();
+    } finally {
+      Pruner.#parsed = undefined;
+    }
+  }
+
   /** @throws ConfigError naming the offending `pruner.*` option. */
   constructor(options: PrunerOptions = {}) {
     super();
-    const parsed = prunerOptionsSchema.safeParse(options);
-    if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", prunerOptionsSchema);
-    this.options = Object.freeze(parsed.data);
+    this.options = Pruner.#parsed ?? parsePrunerOptions(options);
   }
 
   protected loopOptions(context: PluginContext) {
@@ -78,6 +97,13 @@ export class Pruner extends LeaderService<PruneResult> {
   maxAgeOf(state: PrunableState): number | false {
     return this.options.maxAgeByState[state] ?? this.options.maxAge;
   }
+}
+
+/** Parses and freezes options given to `new Pruner()`. */
+function parsePrunerOptions(options: PrunerOptions): Readonly<ParsedPrunerOptions> {
+  const parsed = prunerOptionsSchema.safeParse(options);
+  if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", prunerOptionsSchema);
+  return Object.freeze(parsed.data);
 }
 
 /** How long a plain DELETE of the pruner waits for a row lock before it skips locked rows. */

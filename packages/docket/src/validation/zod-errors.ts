@@ -99,12 +99,21 @@ function flattenUnions(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] 
 
 /**
  * Turns a zod error into a {@link ConfigError} that names the option, says what was expected,
- * and suggests the intended key for an unknown one.
+ * and suggests the intended key for an unknown one. `prefix` leads each option path (and the
+ * error's `path`); `call`, when given, leads the message only (`stop: grace: expected a
+ * duration…`), for the options of one method whose paths name the option alone.
+ *
+ * @example
+ * ```ts
+ * const parsed = schema.safeParse(options);
+ * if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", schema);
+ * ```
  */
 export function zodToConfigError(
   error: z.ZodError,
   prefix: string,
   schema?: z.ZodType,
+  call?: string,
 ): ConfigError {
   const messages: string[] = [];
   let firstPath: string | undefined;
@@ -125,5 +134,6 @@ export function zodToConfigError(
   }
   const options: { path?: string; cause: unknown } = { cause: error };
   if (firstPath !== undefined) options.path = firstPath;
-  return new ConfigError(messages.join("; "), options);
+  const message = messages.join("; ");
+  return new ConfigError(call === undefined ? message : `${call}: ${message}`, options);
 }
