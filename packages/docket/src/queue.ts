@@ -50,7 +50,6 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly #sql: Sql;
   readonly #ownsSql: boolean;
   readonly #workers = new Map<string, AnyWorker>();
-  readonly #producers = new Map<string, Producer>();
   readonly #logger: Logger;
   #runner: JobRunner | undefined;
   #state: "idle" | "starting" | "started" | "stopping" | "stopped" = "idle";
@@ -103,8 +102,6 @@ export class Queue extends EventEmitter<QueueEvents> {
       options: this.options,
       builtIns: [cron],
       logger: this.#logger,
-      queues: () =>
-        [...this.#producers.values()].map((p) => ({ queue: p.queue, concurrency: p.limit })),
       emit: this.emit.bind(this) as ProducerEmit,
     });
   }
@@ -168,23 +165,22 @@ export class Queue extends EventEmitter<QueueEvents> {
     // Cleanup targets' tables and columns, before anything runs.
     await this.#cleanup.check(this.#sql);
     this.#state = "starting";
-    this.#runner = new JobRunner({
+    const runner = new JobRunner({
       sql: this.#sql,
       options: this.options,
       workers: this.#workers,
-      producers: this.#producers,
-      control: this.#controlContext,
       emit: this.emit.bind(this) as ProducerEmit,
       listens: (event) => this.listenerCount(event) > 0,
       reportError: (error, source) => this.#reportError(error, source),
     });
+    this.#runner = runner;
     // Stored pause and scale before anything can fetch.
-    await this.#runner.listen();
+    await runner.listen();
     // Heartbeat rows first: the lifeline rescues jobs whose producer has no row.
-    await this.#maintenance.start();
-    this.#runner.start();
+    await this.#maintenance.start(runner);
+    runner.start();
     this.#state = "started";
-    this.#logger.info("docket started", { node: this.node, queues: [...this.#producers.keys()] });
+    this.#logger.info("docket started", { node: this.node, queues: [...runner.producers.keys()] });
   }
 
   /**
@@ -348,14 +344,7 @@ export class Queue extends EventEmitter<QueueEvents> {
    * its limit, and the jobs it holds (running or waiting for a slot).
    */
   checkQueue(name: string): QueueCheck | null {
-    const producer = this.#producers.get(name);
-    if (!producer) return null;
-    return {
-      queue: name,
-      paused: producer.paused,
-      limit: producer.limit,
-      running: producer.claimed,
-    };
+    return this.#runner?.check(name) ?? null;
   }
 
   /** The cleanup targets of this queue, built-in ones first (`docket cleanup --list`). */
@@ -393,9 +382,11 @@ export class Queue extends EventEmitter<QueueEvents> {
     return { sql: this.#sql, workers: this.#workers };
   }
 
+  /** Before `start()` a control call changes the stored state only: no producer runs yet. */
   get #controlContext(): ControlContext {
+    if (this.#runner) return this.#runner.controlContext;
     const { schema, node, queues } = this.options;
-    return { sql: this.#sql, schema, node, producers: this.#producers, configured: queues };
+    return { sql: this.#sql, schema, node, producers: new Map(), configured: queues };
   }
 
   /** See {@link settleArrayTypes}: after the first query, reconnects skip a risky type fetch. */

@@ -24,9 +24,12 @@ export interface MaintenanceConfig {
    */
   builtIns?: readonly Plugin[];
   logger: Logger;
-  /** The node's running queues, for its heartbeat. */
-  queues: () => HeartbeatRow[];
   emit: Emit;
+}
+
+/** What the heartbeat reads at every beat: the node's running queues and their limits. */
+export interface RunningQueues {
+  heartbeatRows(): HeartbeatRow[];
 }
 
 /**
@@ -75,10 +78,11 @@ export class Maintenance {
   }
 
   /**
-   * Writes the first heartbeat (before any job is fetched), starts the plugins and the leader's
-   * chores, then takes part in the election; resolves after the first election attempt.
+   * Writes the first heartbeat of `running` (before any job is fetched), starts the plugins and
+   * the leader's chores, then takes part in the election; resolves after the first election
+   * attempt.
    */
-  async start(): Promise<void> {
+  async start(running: RunningQueues): Promise<void> {
     const { executor, options, logger, emit } = this.#config;
     const { schema, node } = options;
     const onError = (source: string) => (error: unknown) => {
@@ -90,7 +94,7 @@ export class Maintenance {
       schema,
       node,
       intervalMs: options.heartbeat.interval,
-      queues: this.#config.queues,
+      queues: () => running.heartbeatRows(),
       onError: onError("heartbeat"),
     });
     await this.#heartbeat.start();

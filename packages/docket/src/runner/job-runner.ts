@@ -1,9 +1,10 @@
 import type { Sql } from "postgres";
 import { ControlListener } from "../control/control-listener.js";
-import type { ControlContext } from "../control/control-message.js";
+import type { ControlContext, QueueCheck } from "../control/control-message.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
 import { insertChannel } from "../sql/jobs.js";
+import type { HeartbeatRow } from "../sql/producers.js";
 import type { AnyWorker } from "../workers/define-worker.js";
 import { Acker } from "./acker.js";
 import { Producer, type ProducerOptions } from "./producer.js";
@@ -13,9 +14,6 @@ export interface JobRunnerOptions {
   sql: Sql;
   options: Readonly<ParsedQueueOptions>;
   workers: ReadonlyMap<string, AnyWorker>;
-  /** Filled with one producer per queue of `options.queues`. */
-  producers: Map<string, Producer>;
-  control: ControlContext;
   emit: ProducerOptions["emit"];
   listens: ProducerOptions["listens"];
   reportError: (error: unknown, source: string) => void;
@@ -24,9 +22,13 @@ export interface JobRunnerOptions {
 /**
  * The part of a started node that fetches and runs jobs: one producer per queue, the acker that
  * stores their outcomes, the LISTEN that wakes them, and the control channel that pauses and
- * scales them.
+ * scales them. It owns the producers; the queue's control calls, its heartbeat and `checkQueue`
+ * see them through what it offers ({@link JobRunner.producers}, {@link JobRunner.heartbeatRows},
+ * {@link JobRunner.check}).
  */
 export class JobRunner {
+  /** One producer per queue of `options.queues`, by queue name. */
+  readonly producers: ReadonlyMap<string, Producer>;
   readonly #options: JobRunnerOptions;
   readonly #acker: Acker;
   #unlisten: (() => Promise<void>) | undefined;
@@ -34,7 +36,8 @@ export class JobRunner {
 
   constructor(options: JobRunnerOptions) {
     this.#options = options;
-    const { sql, options: queue, workers, producers, emit, listens, reportError } = options;
+    const { sql, options: queue, workers, emit, listens, reportError } = options;
+    const producers = new Map<string, Producer>();
     const { schema, node } = queue;
     this.#acker = new Acker({
       executor: sql,
@@ -66,6 +69,31 @@ export class JobRunner {
         }),
       );
     }
+    this.producers = producers;
+  }
+
+  /** What control needs to apply a change to this node's producers. */
+  get controlContext(): ControlContext {
+    const { sql, options } = this.#options;
+    const { schema, node, queues } = options;
+    return { sql, schema, node, producers: this.producers, configured: queues };
+  }
+
+  /** The running queues and their current limits, for the node's heartbeat. */
+  heartbeatRows(): HeartbeatRow[] {
+    return [...this.producers.values()].map((p) => ({ queue: p.queue, concurrency: p.limit }));
+  }
+
+  /** This node's view of one of its queues, or null if it does not run it. */
+  check(name: string): QueueCheck | null {
+    const producer = this.producers.get(name);
+    if (!producer) return null;
+    return {
+      queue: name,
+      paused: producer.paused,
+      limit: producer.limit,
+      running: producer.claimed,
+    };
   }
 
   /**
@@ -73,7 +101,8 @@ export class JobRunner {
    * control channel), so that nothing is fetched before the queues are in their stored state.
    */
   async listen(): Promise<void> {
-    const { sql, options, producers, reportError } = this.#options;
+    const { sql, options, reportError } = this.#options;
+    const { producers } = this;
     if (producers.size === 0) return;
     const wakeAll = () => {
       for (const producer of producers.values()) producer.wake();
@@ -90,18 +119,19 @@ export class JobRunner {
       },
     );
     this.#unlisten = listener.unlisten;
-    this.#control = new ControlListener(this.#options.control, (e) => reportError(e, "control"));
+    this.#control = new ControlListener(this.controlContext, (e) => reportError(e, "control"));
     await this.#control.start();
   }
 
   /** Starts fetching. */
   start(): void {
-    for (const producer of this.#options.producers.values()) producer.start();
+    for (const producer of this.producers.values()) producer.start();
   }
 
   /** Stops listening, then stops every producer within `graceMs` and stores all outcomes. */
   async stop(graceMs: number): Promise<void> {
-    const { producers, reportError } = this.#options;
+    const { reportError } = this.#options;
+    const { producers } = this;
     await this.#unlisten?.().catch((error: unknown) => reportError(error, "listener"));
     await this.#control?.stop().catch((error: unknown) => reportError(error, "control"));
     await Promise.all([...producers.values()].map((p) => p.stop(graceMs)));
