@@ -1,36 +1,24 @@
 import { sql } from "kysely";
-import type { JobRow } from "./jobs.js";
 
 /**
- * Statements of `docket/testing` on the `jobs` table: claiming jobs for `drainQueue` from one
- * queue or all, and making scheduled jobs available ahead of their time.
+ * Statements of `docket/testing` on the `jobs` table: planning the claims of `drainQueue` (which
+ * claims with the producers' own `fetchJobs`), and making scheduled jobs available ahead of their
+ * time.
  */
 
 /**
- * Claims up to `limit` available jobs of `queue` (every queue when null) for `node`, except
- * those in `exclude` (already run by this drain).
+ * How many of the first `limit` available jobs of `queue` (every queue when null), in claim order,
+ * each queue holds: claiming that many from each queue with `fetchJobs` claims those jobs.
  */
-export function claimForDrain(
-  schema: string,
-  queue: string | null,
-  limit: number,
-  node: string,
-  exclude: string[],
-) {
+export function drainPlan(schema: string, queue: string | null, limit: number) {
   const jobs = sql.id(schema, "jobs");
-  return sql<JobRow>`
-    WITH next AS (
-      SELECT id FROM ${jobs}
+  return sql<{ queue: string; count: number }>`
+    SELECT queue, count(*)::integer AS count FROM (
+      SELECT queue FROM ${jobs}
       WHERE state = 'available' AND (${queue}::text IS NULL OR queue = ${queue}::text)
-        AND id <> ALL(${exclude}::bigint[])
       ORDER BY priority, scheduled_at, id
       LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
-    )
-    UPDATE ${jobs} AS j
-    SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(), attempted_by = ${node}
-    FROM next WHERE j.id = next.id
-    RETURNING j.*`;
+    ) first GROUP BY queue`;
 }
 
 /**

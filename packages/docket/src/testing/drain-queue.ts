@@ -1,9 +1,10 @@
-import { toJob } from "../db/job-row.js";
+import { toClaimedJob } from "../db/job-row.js";
 import { queueInternals } from "../internals.js";
 import type { Queue } from "../queue.js";
-import { run } from "../sql/executor.js";
-import { ackJobs } from "../sql/jobs.js";
-import { claimForDrain, stageAllScheduled } from "../sql/testing.js";
+import { type Executor, run } from "../sql/executor.js";
+import { type AckRow, ackJobs, fetchJobs } from "../sql/jobs.js";
+import { drainPlan, stageAllScheduled } from "../sql/testing.js";
+import type { Job } from "../types.js";
 import { runJob, toAckRow } from "../workers/run-job.js";
 
 /** Options of {@link drainQueue}. */
@@ -60,34 +61,62 @@ export async function drainQueue(queue: Queue, options: DrainOptions = {}): Prom
     snoozed: 0,
   };
   const ran = new Set<string>();
+  // Outcomes that make a job available again (a snooze of 0) are stored when the drain ends:
+  // until then the job stays claimed, so that the drain, which claims with the producers'
+  // `fetchJobs`, never claims a job it has run.
+  const deferred: AckRow[] = [];
   let firstError: unknown;
   let pass = 0;
-  while (ran.size < limit) {
-    if (pass > 0 && !options.withRecursion) break;
-    pass++;
-    if (options.withScheduled) await run(sql, stageAllScheduled(schema, name, [...ran]));
-    // Without recursion, claim the whole first pass at once: jobs inserted meanwhile wait.
-    const batch = options.withRecursion ? 1 : Math.min(limit - ran.size, 100_000);
-    const rows = await run(sql, claimForDrain(schema, name, batch, node, [...ran]));
-    if (rows.length === 0) break;
-    rows.sort(
-      (a, b) =>
-        a.priority - b.priority || +a.scheduled_at - +b.scheduled_at || Number(a.id) - Number(b.id),
-    );
-    for (const row of rows) {
-      const job = toJob(row);
-      ran.add(job.id);
-      const outcome = await runJob(job, workers.get(job.worker), new AbortController(), node);
-      await run(sql, ackJobs(schema, node, { ids: [], attempts: [] }, [toAckRow(job, outcome)]));
-      if (outcome.kind === "complete") counts.completed++;
-      else if (outcome.kind === "error") {
-        counts[outcome.state]++;
-        firstError ??= outcome.error;
-      } else if (outcome.kind === "snooze") counts.snoozed++;
-      else if (outcome.kind === "cancel") counts.cancelled++;
+  try {
+    while (ran.size < limit) {
+      if (pass > 0 && !options.withRecursion) break;
+      pass++;
+      if (options.withScheduled) await run(sql, stageAllScheduled(schema, name, [...ran]));
+      // Without recursion, claim the whole first pass at once: jobs inserted meanwhile wait.
+      const batch = options.withRecursion ? 1 : Math.min(limit - ran.size, 100_000);
+      const jobs = await claim(sql, schema, node, name, batch);
+      if (jobs.length === 0) break;
+      for (const job of jobs) {
+        ran.add(job.id);
+        const outcome = await runJob(job, workers.get(job.worker), new AbortController(), node);
+        const row = toAckRow(job, outcome);
+        if (row.state === "available") deferred.push(row);
+        else await run(sql, ackJobs(schema, node, { ids: [], attempts: [] }, [row]));
+        if (outcome.kind === "complete") counts.completed++;
+        else if (outcome.kind === "error") {
+          counts[outcome.state]++;
+          firstError ??= outcome.error;
+        } else if (outcome.kind === "snooze") counts.snoozed++;
+        else if (outcome.kind === "cancel") counts.cancelled++;
+      }
+      if (options.withRecursion) pass = 0;
     }
-    if (options.withRecursion) pass = 0;
+  } finally {
+    if (deferred.length > 0)
+      await run(sql, ackJobs(schema, node, { ids: [], attempts: [] }, deferred));
   }
   if (options.withSafety === false && firstError !== undefined) throw firstError;
   return counts;
+}
+
+/**
+ * Claims the first `limit` available jobs of `queue` (every queue when null) in claim order, with
+ * the producers' claim statement: one `fetchJobs` per queue that holds some of them.
+ */
+async function claim(
+  sql: Executor,
+  schema: string,
+  node: string,
+  queue: string | null,
+  limit: number,
+): Promise<Job[]> {
+  const jobs: Job[] = [];
+  for (const { queue: name, count } of await run(sql, drainPlan(schema, queue, limit))) {
+    const rows = await run(sql, fetchJobs(schema, name, count, node));
+    for (const row of rows) jobs.push(toClaimedJob(row, name, node));
+  }
+  return jobs.sort(
+    (a, b) =>
+      a.priority - b.priority || +a.scheduledAt - +b.scheduledAt || Number(a.id) - Number(b.id),
+  );
 }

@@ -139,6 +139,33 @@ describe("manual mode, drainQueue and assertions", () => {
     });
   });
 
+  test("a drain of every queue runs jobs in claim order across queues; a snooze of 0 ends available", async () => {
+    const order: string[] = [];
+    const note = (name: string, queue: string) =>
+      defineWorker({ name, queue, perform: (job) => void order.push(String(job.args.tag)) });
+    const a = note("in.a", "a");
+    const b = note("in.b", "b");
+    const sleepy = defineWorker({ name: "sleepy0", queue: "b", perform: () => snooze(0) });
+    const queue = makeQueue({ testing: "manual", workers: [a, b, sleepy] });
+    await queue.insert(a, { tag: "a-low" }, { priority: 5 });
+    await queue.insert(b, { tag: "b-high" }, { priority: 0 });
+    await queue.insert(a, { tag: "a-high" }, { priority: 1 });
+    await queue.insert(b, { tag: "b-low" }, { priority: 6 });
+    expect(await drainQueue(queue, { withLimit: 2 })).toMatchObject({ completed: 2 });
+    expect(order).toEqual(["b-high", "a-high"]);
+    const snoozed = await queue.insert(sleepy, {}, { priority: 9 });
+    expect(await drainQueue(queue, { withRecursion: true })).toMatchObject({
+      completed: 2,
+      snoozed: 1,
+    });
+    expect(order).toEqual(["b-high", "a-high", "a-low", "b-low"]);
+    expect(await queue.getJob(snoozed.id)).toMatchObject({
+      state: "available",
+      attempt: 0,
+      meta: { snoozed: 1 },
+    });
+  });
+
   test("withSafety: false throws the first error; withLimit stops early", async () => {
     const queue = makeQueue({ testing: "manual", workers: [welcome] });
     await queue.insertMany(welcome, [{ to: "a@b.test" }, { to: "b@b.test" }, { to: "c@b.test" }]);
