@@ -9,8 +9,12 @@ import type { z } from "zod";
 
 type Def = { type: string } & Record<string, unknown>;
 
+/**
+ * A schema's definition through zod 4's public `.def` (typed per schema class; read here as a
+ * plain record because the walk handles every kind of schema).
+ */
 function defOf(schema: z.ZodType): Def {
-  return (schema as unknown as { _zod: { def: Def } })._zod.def;
+  return schema.def as unknown as Def;
 }
 
 /** A schema reduced to what matters for the shape of the input it accepts. */

@@ -34,14 +34,15 @@ export function closest(key: string, known: readonly string[]): string | undefin
     : undefined;
 }
 
-type AnySchema = z.ZodType & { _zod: { def: Record<string, unknown> } };
+type AnySchema = z.ZodType;
 
 /** The keys an object schema knows at `path`, looking through optional, default and pipes. */
 function keysAt(schema: AnySchema | undefined, path: readonly PropertyKey[]): string[] {
   let current = schema;
   let index = 0;
   for (let guard = 0; current && guard < 100; guard++) {
-    const def = current._zod.def;
+    // zod 4's public definition of the schema (`.def`), read as a record: every kind is handled.
+    const def = current.def as unknown as Record<string, unknown>;
     if (def.type === "object") {
       if (index === path.length) return Object.keys(def.shape as object);
       current = (def.shape as Record<string, AnySchema>)[String(path[index])];
