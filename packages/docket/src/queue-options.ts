@@ -9,7 +9,7 @@ import { maintenanceOptionsShape } from "./maintenance/maintenance-options.js";
 import { durationMs } from "./validation/duration.js";
 import { checkIdentifier } from "./validation/identifiers.js";
 import { zodToConfigError } from "./validation/zod-errors.js";
-import { type AnyWorker, nameSchema, type Worker } from "./workers/define-worker.js";
+import { type AnyWorker, isWorker, nameSchema } from "./workers/define-worker.js";
 
 const identifier = z.string().superRefine((value, ctx) => {
   try {
@@ -46,14 +46,7 @@ const queueSchema = z.union([
     .strict(),
 ]);
 
-const workerSchema = z.custom<AnyWorker>(
-  (v) =>
-    typeof v === "object" &&
-    v !== null &&
-    typeof (v as Worker).perform === "function" &&
-    typeof (v as Worker).name === "string",
-  "must be a worker made by defineWorker()",
-);
+const workerSchema = z.custom<AnyWorker>(isWorker, "must be a worker made by defineWorker()");
 
 const loggerSchema = z.custom<Logger>(
   (v) =>

@@ -10,6 +10,7 @@ import type {
 } from "../maintenance/maintenance-options.js";
 import type { ArchivePeriod, BatchTable } from "../sql/cleanup.js";
 import type { JsonValue } from "../types.js";
+import { cleanupTargetBrand, hasBrand } from "../validation/brand.js";
 import { type Duration, durationMs } from "../validation/duration.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 import { nameSchema } from "../workers/define-worker.js";
@@ -124,13 +125,17 @@ export interface CleanupTarget {
 /** Marks the objects made by {@link defineCleanupTarget}. */
 export const cleanupTargetKind = "docket.cleanup-target";
 
-/** Tells whether a value is a cleanup target. */
+/**
+ * Tells whether a value is a cleanup target, made by this or any other copy of docket (by its
+ * brand, not `instanceof`).
+ *
+ * @example
+ * ```ts
+ * isCleanupTarget(defineCleanupTarget({ name: "Logs", table: "logs", olderThan: { column: "at", age: "7d" } })); // true
+ * ```
+ */
 export function isCleanupTarget(value: unknown): value is CleanupTarget {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    (value as CleanupTarget).kind === cleanupTargetKind
-  );
+  return hasBrand(value, cleanupTargetBrand) && (value as CleanupTarget).kind === cleanupTargetKind;
 }
 
 /** Target names: they become worker names and environment variable names. */
@@ -274,6 +279,7 @@ export function defineCleanupTarget(options: CleanupTargetOptions): CleanupTarge
     }
   }
   return Object.freeze({
+    [cleanupTargetBrand]: true,
     kind: cleanupTargetKind,
     name: value.name,
     worker: `cleanup:${value.name}`,

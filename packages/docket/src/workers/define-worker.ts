@@ -5,6 +5,7 @@ import {
   uniqueOptionsSchema,
 } from "../insert/unique-options.js";
 import type { Job, JsonValue } from "../types.js";
+import { cancelBrand, hasBrand, snoozeBrand, workerBrand } from "../validation/brand.js";
 import { type Duration, durationMs, parseDuration } from "../validation/duration.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 
@@ -14,16 +15,62 @@ export interface PerformContext {
   signal: AbortSignal;
 }
 
-/** Returned from `perform` to run the job again later without using up an attempt. */
+/**
+ * Returned from `perform` to run the job again later without using up an attempt. Recognised
+ * by its brand (see {@link isSnooze}), so a snooze of another copy of docket counts too.
+ */
 export class Snooze {
   readonly kind = "snooze";
+  readonly [snoozeBrand] = true;
   constructor(readonly delayMs: number) {}
 }
 
-/** Returned from `perform` to stop the job for good, in state `cancelled`. */
+/** Returned from `perform` to stop the job for good, in state `cancelled`. Recognised by brand. */
 export class Cancel {
   readonly kind = "cancel";
+  readonly [cancelBrand] = true;
   constructor(readonly reason: string) {}
+}
+
+/**
+ * Tells whether `perform` returned a snooze, made by this or any other copy of docket.
+ *
+ * @example
+ * ```ts
+ * isSnooze(snooze("10s")); // true
+ * ```
+ */
+export function isSnooze(value: unknown): value is Snooze {
+  return hasBrand(value, snoozeBrand) && typeof (value as Snooze).delayMs === "number";
+}
+
+/**
+ * Tells whether `perform` returned a cancel, made by this or any other copy of docket.
+ *
+ * @example
+ * ```ts
+ * isCancel(cancel("user is gone")); // true
+ * ```
+ */
+export function isCancel(value: unknown): value is Cancel {
+  return hasBrand(value, cancelBrand) && typeof (value as Cancel).reason === "string";
+}
+
+/**
+ * Tells whether a value is a worker made by {@link defineWorker} of this or any other copy of
+ * docket.
+ *
+ * @example
+ * ```ts
+ * isWorker(sendEmail); // true
+ * ```
+ */
+export function isWorker(value: unknown): value is AnyWorker {
+  return (
+    hasBrand(value, workerBrand) &&
+    typeof (value as Worker).name === "string" &&
+    typeof (value as Worker).perform === "function"
+  );
 }
 
 /**
@@ -147,6 +194,7 @@ export function defineWorker<Args = Record<string, unknown>>(
   }
   const value = parsed.data;
   return Object.freeze({
+    [workerBrand]: true,
     name: value.name,
     queue: value.queue,
     args: value.args as z.ZodType<Args> | undefined,

@@ -3,7 +3,7 @@ import type { AckRow } from "../sql/jobs.js";
 import type { Job, JobError, JsonValue } from "../types.js";
 import { findNonJson } from "../validation/json.js";
 import { backoffSeconds } from "./backoff.js";
-import { type AnyWorker, Cancel, Snooze } from "./define-worker.js";
+import { type AnyWorker, isCancel, isSnooze } from "./define-worker.js";
 
 /** What happened in one attempt, before it is stored. */
 export type Outcome =
@@ -99,8 +99,9 @@ export async function runJob(
       perform.catch(() => {}); // a late rejection after the timeout is not unhandled
       result = await Promise.race([perform, timedOut]);
     }
-    if (result instanceof Snooze) return { kind: "snooze", delayMs: result.delayMs };
-    if (result instanceof Cancel) return { kind: "cancel", reason: result.reason };
+    // Brands, not instanceof: a worker module may return a snooze of another copy of docket.
+    if (isSnooze(result)) return { kind: "snooze", delayMs: result.delayMs };
+    if (isCancel(result)) return { kind: "cancel", reason: result.reason };
     if (result !== undefined) {
       const problem = findNonJson(result, "result");
       if (problem)
