@@ -14,9 +14,8 @@ import { controlQueue } from "./control/control-sender.js";
 import { Cron } from "./cron/cron.js";
 import { resolveCronEntries } from "./cron/cron-options.js";
 import { createPool, settleArrayTypes } from "./db/connection.js";
-import { toJob } from "./db/job-row.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
-import { ConfigError, InsertError, QueueStateError } from "./errors.js";
+import { InsertError, QueueStateError } from "./errors.js";
 import type { QueueEvents } from "./events.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
@@ -28,10 +27,9 @@ import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from ".
 import { JobRunner } from "./runner/job-runner.js";
 import type { Producer } from "./runner/producer.js";
 import { parseStopOptions, type StopOptions } from "./runner/stop-options.js";
-import { run } from "./sql/executor.js";
-import { selectJob } from "./sql/jobs.js";
 import type { Job } from "./types.js";
 import type { AnyWorker, Worker } from "./workers/define-worker.js";
+import { registerWorkers } from "./workers/register-workers.js";
 
 /**
  * A docket node: it inserts jobs, and once started runs the queues of its `queues` option.
@@ -49,7 +47,7 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly options: Readonly<ParsedQueueOptions>;
   readonly #sql: Sql;
   readonly #ownsSql: boolean;
-  readonly #workers = new Map<string, AnyWorker>();
+  readonly #workers: ReadonlyMap<string, AnyWorker>;
   readonly #logger: Logger;
   #runner: JobRunner | undefined;
   #state: "idle" | "starting" | "started" | "stopping" | "stopped" = "idle";
@@ -64,26 +62,8 @@ export class Queue extends EventEmitter<QueueEvents> {
     // A node that runs queues also runs those of its scheduled cleanup targets.
     this.options = this.#cleanup.withScheduledQueues(parsed);
     this.#logger = this.options.logger ?? silentLogger;
-    for (const worker of this.options.workers) {
-      if (this.#workers.has(worker.name)) {
-        throw new ConfigError(`workers: two workers are named "${worker.name}"`, {
-          path: "workers",
-        });
-      }
-      this.#workers.set(worker.name, worker);
-    }
     const runtime = { sql: () => this.#sql, options: this.options, logger: this.#logger };
-    for (const worker of this.#cleanup.workers(runtime)) {
-      if (this.#workers.has(worker.name)) {
-        throw new ConfigError(
-          `workers: "${worker.name}" is the name of a cleanup target's worker`,
-          {
-            path: "workers",
-          },
-        );
-      }
-      this.#workers.set(worker.name, worker);
-    }
+    this.#workers = registerWorkers(this.options.workers, this.#cleanup.workers(runtime));
     const cronEntries = resolveCronEntries(
       this.options.cron,
       this.#workers,
@@ -239,12 +219,8 @@ export class Queue extends EventEmitter<QueueEvents> {
   }
 
   /** One job by id, or null. */
-  async getJob(id: string | number | bigint): Promise<Job | null> {
-    const text = String(id);
-    if (!/^\d{1,19}$/.test(text))
-      throw new InsertError(`getJob: ${JSON.stringify(text)} is not a job id`);
-    const [row] = await run(this.#sql, selectJob(this.schema, text));
-    return row ? toJob(row) : null;
+  getJob(id: string | number | bigint): Promise<Job | null> {
+    return admin.getJob(this.#sql, this.schema, id);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { toJob } from "../db/job-row.js";
-import { ConfigError, JobNotFoundError } from "../errors.js";
+import { ConfigError, InsertError, JobNotFoundError } from "../errors.js";
 import * as statements from "../sql/admin.js";
 import { type Executor, run } from "../sql/executor.js";
 import type { JobRow } from "../sql/jobs.js";
@@ -149,6 +149,23 @@ function toSql(filter: ParsedFilter): statements.JobFilterSql {
 }
 
 /** One page of jobs matching `options`, in id order. */
+/**
+ * One job by id, or null (`queue.getJob`).
+ *
+ * @example
+ * ```ts
+ * const job = await getJob(sql, "docket", "42");
+ * ```
+ * @throws InsertError for something that is not a job id.
+ */
+export async function getJob(executor: Executor, schema: string, id: JobId): Promise<Job | null> {
+  const text = String(id);
+  if (!/^\d{1,19}$/.test(text))
+    throw new InsertError(`getJob: ${JSON.stringify(text)} is not a job id`);
+  const [row] = await run(executor, selectJob(schema, text));
+  return row ? toJob(row) : null;
+}
+
 export async function listJobs(
   executor: Executor,
   schema: string,
