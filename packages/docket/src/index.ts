@@ -79,8 +79,9 @@ export { Pruner } from "./maintenance/pruner.js";
 export { Queue, type StopOptions } from "./queue.js";
 export type { QueueOptions } from "./queue-options.js";
 export type { ReplaceableField } from "./sql/unique-jobs.js";
-export type { Job, JobError, JobState, JsonValue } from "./types.js";
+export type { Job, JobError, JobState, JsonResult, JsonValue } from "./types.js";
 export { jobStates } from "./types.js";
+export { type ArgsSchema, isArgsSchema } from "./validation/args-schema.js";
 export { type Duration, parseDuration } from "./validation/duration.js";
 export { defaultBackoff } from "./workers/backoff.js";
 export {

@@ -229,9 +229,9 @@ export class Queue extends EventEmitter<QueueEvents> {
    * Inserts one job. Args are checked against the worker's schema first; with `tx` the job is
    * part of that transaction and exists only if it commits.
    */
-  async insert<Args>(
-    worker: Worker<Args> | CleanupTarget | string,
-    args: Args,
+  async insert<Args = Record<string, unknown>, Input = Args>(
+    worker: Worker<Args, Input> | CleanupTarget | string,
+    args: NoInfer<Input>,
     options?: InsertOptions,
   ): Promise<Job<Args>> {
     const [job] = await this.insertMany(worker, [args], options);
@@ -239,9 +239,9 @@ export class Queue extends EventEmitter<QueueEvents> {
   }
 
   /** Inserts many jobs of one worker in one statement per few thousand jobs, all or none. */
-  async insertMany<Args>(
-    worker: Worker<Args> | CleanupTarget | string,
-    argsList: readonly Args[],
+  async insertMany<Args = Record<string, unknown>, Input = Args>(
+    worker: Worker<Args, Input> | CleanupTarget | string,
+    argsList: readonly NoInfer<Input>[],
     options?: InsertOptions,
   ): Promise<Job<Args>[]> {
     if (this.#state === "stopped" && this.#ownsSql)
