@@ -61,7 +61,7 @@ export {
   MigrationError,
   QueueStateError,
 } from "./errors.js";
-export type { AttemptTiming, QueueEvents } from "./events.js";
+export { type AttemptTiming, QueueEventEmitter, type QueueEvents } from "./events.js";
 export type { InsertOptions } from "./insert/insert-options.js";
 export type { ResolvedUniqueOptions, UniqueField } from "./insert/unique-options.js";
 export type { Logger } from "./logger.js";

@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import type { Sql } from "postgres";
 import * as admin from "./admin/admin.js";
 import {
@@ -17,7 +16,7 @@ import { createPool, settleArrayTypes } from "./db/connection.js";
 import { toJob } from "./db/job-row.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { ConfigError, InsertError, QueueStateError } from "./errors.js";
-import type { QueueEvents } from "./events.js";
+import { QueueEventEmitter } from "./events.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
@@ -51,7 +50,7 @@ export interface StopOptions {
  * await queue.stop();
  * ```
  */
-export class Queue extends EventEmitter<QueueEvents> {
+export class Queue extends QueueEventEmitter {
   readonly options: Readonly<ParsedQueueOptions>;
   readonly #sql: Sql;
   readonly #ownsSql: boolean;
