@@ -1,3 +1,5 @@
+import type { QueueEventEmitter, QueueEvents } from "../../packages/docket/src/index.js";
+
 /**
  * Polls `check` until it returns a value other than `undefined`/`false`, or fails after
  * `timeoutMs` with the last value seen. For conditions that live in the database.
@@ -28,6 +30,21 @@ export async function waitFor<T>(
 }
 
 /** Resolves with the arguments of the first `event` emitted that satisfies `match`. */
+export function nextEvent<K extends keyof QueueEvents>(
+  emitter: QueueEventEmitter,
+  event: K,
+  match?: (...args: QueueEvents[K]) => boolean,
+  timeoutMs?: number,
+): Promise<QueueEvents[K]>;
+export function nextEvent<A extends unknown[]>(
+  emitter: {
+    on(event: string, fn: (...args: A) => void): unknown;
+    off(event: string, fn: (...args: A) => void): unknown;
+  },
+  event: string,
+  match?: (...args: A) => boolean,
+  timeoutMs?: number,
+): Promise<A>;
 export function nextEvent<A extends unknown[]>(
   emitter: {
     on(event: string, fn: (...args: A) => void): unknown;

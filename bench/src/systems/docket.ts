@@ -25,12 +25,27 @@ function jsonEnv(name: string): Record<string, unknown> {
   return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
+/**
+ * The noop worker's args schema, from `BENCH_DOCKET_ARGS_SCHEMA`: `zod` checks `{ i }` with zod 4
+ * at insert and before each run (the cost of validation); unset, the worker has no schema.
+ */
+async function argsSchema(): Promise<{
+  args?: import("zod").ZodType<{ i: number }, { i: number }>;
+}> {
+  const kind = process.env.BENCH_DOCKET_ARGS_SCHEMA;
+  if (!kind) return {};
+  if (kind !== "zod") throw new Error(`BENCH_DOCKET_ARGS_SCHEMA: "${kind}" is not "zod"`);
+  const { z } = await import("zod");
+  return { args: z.object({ i: z.number().int() }) };
+}
+
 /** docket on the database at `url`: its defaults, the queue's limit set per trial. */
 export async function createDocket(url: string): Promise<BenchSystem> {
   const { defineWorker, Queue } = await loadDocket();
   let onJob: WorkerSettings["onJob"] = () => {};
   const noop = defineWorker<{ i: number }>({
     name: "bench.noop",
+    ...(await argsSchema()),
     perform: async (job) => {
       await onJob(job.args.i);
     },

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type { CronInsertion } from "./cron/cron-insertion.js";
 import type { PruneResult, RescueResult } from "./maintenance/maintenance-results.js";
 import type { Job, JsonValue } from "./types.js";
@@ -38,4 +39,40 @@ export interface QueueEvents {
   "maintenance:rescue": [RescueResult & { durationMs: number }];
   /** The leader inserted the job of a cron entry's slot (`missed`: earlier slots skipped). */
   "cron:insert": [CronInsertion];
+}
+
+type Listener<K extends keyof QueueEvents> = (...args: QueueEvents[K]) => void;
+
+/**
+ * An `EventEmitter` whose listening methods take only the names of {@link QueueEvents}, so a
+ * misspelt event (`queue.on("job:completed")`) is a type error rather than a listener that never
+ * runs. `Queue` extends it.
+ *
+ * @example
+ * ```ts
+ * queue.on("job:complete", ({ job, result }) => log.info({ id: job.id, result }));
+ * ```
+ */
+export class QueueEventEmitter extends EventEmitter<QueueEvents> {
+  override on<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
+    return super.on(event, listener as never);
+  }
+  override once<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
+    return super.once(event, listener as never);
+  }
+  override off<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
+    return super.off(event, listener as never);
+  }
+  override addListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
+    return super.addListener(event, listener as never);
+  }
+  override removeListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
+    return super.removeListener(event, listener as never);
+  }
+  override prependListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
+    return super.prependListener(event, listener as never);
+  }
+  override prependOnceListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
+    return super.prependOnceListener(event, listener as never);
+  }
 }

@@ -61,7 +61,7 @@ export {
   MigrationError,
   QueueStateError,
 } from "./errors.js";
-export type { AttemptTiming, QueueEvents } from "./events.js";
+export { type AttemptTiming, QueueEventEmitter, type QueueEvents } from "./events.js";
 export type { InsertOptions } from "./insert/insert-options.js";
 export type { ResolvedUniqueOptions, UniqueField } from "./insert/unique-options.js";
 export type { Logger } from "./logger.js";
@@ -80,8 +80,9 @@ export { Queue } from "./queue.js";
 export type { QueueOptions } from "./queue-options.js";
 export type { StopOptions } from "./runner/stop-options.js";
 export type { ReplaceableField } from "./sql/unique-jobs.js";
-export type { Job, JobError, JobState, JsonValue } from "./types.js";
+export type { Job, JobError, JobState, JsonResult, JsonValue } from "./types.js";
 export { jobStates } from "./types.js";
+export { type ArgsSchema, isArgsSchema } from "./validation/args-schema.js";
 export { type Duration, parseDuration } from "./validation/duration.js";
 export { defaultBackoff } from "./workers/backoff.js";
 export {

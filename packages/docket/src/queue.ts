@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import type { Sql } from "postgres";
 import * as admin from "./admin/admin.js";
 import {
@@ -15,8 +14,8 @@ import { Cron } from "./cron/cron.js";
 import { resolveCronEntries } from "./cron/cron-options.js";
 import { createPool, settleArrayTypes } from "./db/connection.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
-import { InsertError, QueueStateError } from "./errors.js";
-import type { QueueEvents } from "./events.js";
+import { ConfigError, InsertError, QueueStateError } from "./errors.js";
+import { QueueEventEmitter } from "./events.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
@@ -43,7 +42,7 @@ import { registerWorkers } from "./workers/register-workers.js";
  * await queue.stop();
  * ```
  */
-export class Queue extends EventEmitter<QueueEvents> {
+export class Queue extends QueueEventEmitter {
   readonly options: Readonly<ParsedQueueOptions>;
   readonly #sql: Sql;
   readonly #ownsSql: boolean;
@@ -194,9 +193,9 @@ export class Queue extends EventEmitter<QueueEvents> {
    * Inserts one job. Args are checked against the worker's schema first; with `tx` the job is
    * part of that transaction and exists only if it commits.
    */
-  async insert<Args>(
-    worker: Worker<Args> | CleanupTarget | string,
-    args: Args,
+  async insert<Args = Record<string, unknown>, Input = Args>(
+    worker: Worker<Args, Input> | CleanupTarget | string,
+    args: NoInfer<Input>,
     options?: InsertOptions,
   ): Promise<Job<Args>> {
     const [job] = await this.insertMany(worker, [args], options);
@@ -204,9 +203,9 @@ export class Queue extends EventEmitter<QueueEvents> {
   }
 
   /** Inserts many jobs of one worker in one statement per few thousand jobs, all or none. */
-  async insertMany<Args>(
-    worker: Worker<Args> | CleanupTarget | string,
-    argsList: readonly Args[],
+  async insertMany<Args = Record<string, unknown>, Input = Args>(
+    worker: Worker<Args, Input> | CleanupTarget | string,
+    argsList: readonly NoInfer<Input>[],
     options?: InsertOptions,
   ): Promise<Job<Args>[]> {
     if (this.#state === "stopped" && this.#ownsSql)

@@ -36,6 +36,29 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
+/**
+ * What `perform` may return as its result: anything JSON can hold. Wider than {@link JsonValue}
+ * so that plain TypeScript values fit: read-only arrays, properties that may be `undefined`
+ * (dropped, as `JSON.stringify` drops them; branches returning objects of different shapes type
+ * this way), and `Date`s (stored as ISO text). Values typed by an `interface` need a `type`
+ * alias instead, as interfaces have no index signature.
+ *
+ * @example
+ * ```ts
+ * async perform(job): Promise<JsonResult> {
+ *   return job.args.dryRun ? { skipped: true } : { sent: 3, at: new Date() };
+ * }
+ * ```
+ */
+export type JsonResult =
+  | string
+  | number
+  | boolean
+  | null
+  | Date
+  | readonly JsonResult[]
+  | { readonly [key: string]: JsonResult | undefined };
+
 /** One failed attempt, kept in `job.errors`. */
 export interface JobError {
   attempt: number;

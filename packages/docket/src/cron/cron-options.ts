@@ -123,7 +123,9 @@ export function resolveCronEntries(
       );
     }
     try {
-      checkArgs(worker, entry.args, maxArgsBytes);
+      // An async schema answers later; such entries' args are checked when they insert.
+      const checked = checkArgs(worker, entry.args, maxArgsBytes);
+      if (typeof checked !== "string") checked.catch(() => {});
     } catch (error) {
       throw new ConfigError(`${path}.args: ${(error as Error).message}`, {
         path: `${path}.args`,

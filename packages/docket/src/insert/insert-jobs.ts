@@ -41,10 +41,12 @@ export async function insertJobsOf(
   const parsed = parseInsertOptions(options);
   const definition = resolveWorker(context.workers, worker);
   const shared = sharedInsertFields(definition, parsed);
-  const argsJson = argsList.map((args) => checkArgs(definition, args, context.maxArgsBytes));
+  const argsJson = await checkAll(definition, argsList, context.maxArgsBytes);
   if (argsList.length === 0) return [];
-  // Rows of their own for the paths that take whole rows (each job gets its own tags array).
-  const rows = () => argsList.map((args) => ({ ...shared, tags: [...shared.tags], args }));
+  // Rows of their own for the paths that take whole rows (each job gets its own tags array),
+  // with the args as stored: what the schema returned.
+  const rows = () =>
+    argsJson.map((json) => ({ ...shared, tags: [...shared.tags], args: JSON.parse(json) }));
   if (context.testing === "inline") {
     return performInline("perform" in definition ? definition : undefined, rows());
   }
@@ -68,6 +70,25 @@ export async function insertJobsOf(
     }
     return (await Promise.all(chunks)).flat();
   })) as Job[];
+}
+
+/**
+ * Checks every job's args. A synchronous schema (the usual case) answers in the loop; only when
+ * one answers with a promise (an async Standard Schema) are the answers awaited together.
+ */
+function checkAll(
+  worker: AnyWorker | { name: string },
+  argsList: readonly unknown[],
+  maxArgsBytes: number,
+): string[] | Promise<string[]> {
+  const checked: (string | Promise<string>)[] = new Array(argsList.length);
+  let pending = false;
+  for (let i = 0; i < argsList.length; i++) {
+    const json = checkArgs(worker, argsList[i], maxArgsBytes);
+    if (typeof json !== "string") pending = true;
+    checked[i] = json;
+  }
+  return pending ? Promise.all(checked) : (checked as string[]);
 }
 
 /**

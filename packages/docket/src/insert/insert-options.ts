@@ -3,6 +3,7 @@ import { ArgsError, InsertError } from "../errors.js";
 import type { Executor } from "../sql/executor.js";
 import { isExecutor } from "../sql/executor.js";
 import type { InsertRow } from "../sql/jobs.js";
+import { type ArgsResult, describeIssues, validateArgs } from "../validation/args-schema.js";
 import { type Duration, durationMs } from "../validation/duration.js";
 import { findNonJson } from "../validation/json.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
@@ -86,13 +87,15 @@ export function sharedInsertFields(
 
 /**
  * Validates one job's args for a worker (a plain JSON object that fits the worker's schema and
- * `maxArgsBytes`) and returns them as JSON text, the form in which they are stored.
+ * `maxArgsBytes`) and returns them as JSON text, the form in which they are stored. With a
+ * schema, what is stored is what the schema returns: defaults filled in, extra keys kept or
+ * dropped as the schema says. An async schema makes the answer a promise.
  */
 export function checkArgs(
   worker: AnyWorker | { name: string },
   args: unknown,
   maxArgsBytes: number,
-): string {
+): string | Promise<string> {
   const name = worker.name;
   if (typeof args !== "object" || args === null || Array.isArray(args)) {
     throw new ArgsError(
@@ -100,21 +103,40 @@ export function checkArgs(
       `args for worker "${name}" must be a plain object, got ${Array.isArray(args) ? "an array" : typeof args}`,
     );
   }
+  const schema = "args" in worker ? worker.args : undefined;
+  if (!schema) return storableArgs(name, args, maxArgsBytes);
+  const result = validateArgs(schema, args);
+  if (result instanceof Promise) {
+    return result.then((settled) => validatedArgs(name, settled, maxArgsBytes));
+  }
+  return validatedArgs(name, result, maxArgsBytes);
+}
+
+function validatedArgs(name: string, result: ArgsResult, maxArgsBytes: number): string {
+  if (result.issues) {
+    throw new ArgsError(
+      name,
+      `args for worker "${name}" are invalid: ${describeIssues(result.issues)}`,
+      {
+        cause: result.issues,
+      },
+    );
+  }
+  const value = result.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ArgsError(
+      name,
+      `args for worker "${name}": its schema returned ${Array.isArray(value) ? "an array" : typeof value}, not a plain object`,
+    );
+  }
+  return storableArgs(name, value, maxArgsBytes);
+}
+
+/** The args as JSON text, once they are known to be JSON and within `maxArgsBytes`. */
+function storableArgs(name: string, args: object, maxArgsBytes: number): string {
   const problem = findNonJson(args, "args");
   if (problem)
     throw new ArgsError(name, `args for worker "${name}" cannot be stored as JSON: ${problem}`);
-  const schema = "args" in worker ? worker.args : undefined;
-  if (schema) {
-    const result = schema.safeParse(args);
-    if (!result.success) {
-      const fields = result.error.issues
-        .map((issue) => `${issue.path.length ? issue.path.join(".") : "(args)"}: ${issue.message}`)
-        .join("; ");
-      throw new ArgsError(name, `args for worker "${name}" are invalid: ${fields}`, {
-        cause: result.error,
-      });
-    }
-  }
   const json = JSON.stringify(args);
   // Characters count at most 3 bytes each in UTF-8: only long texts need counting.
   const bytes = json.length * 3 <= maxArgsBytes ? json.length : Buffer.byteLength(json);
@@ -128,12 +150,12 @@ export function checkArgs(
 }
 
 /** Validates one job's args for a worker and builds the row to insert. */
-export function buildInsertRow(
+export async function buildInsertRow(
   worker: AnyWorker | { name: string; queue?: string },
   args: unknown,
   options: ParsedInsertOptions,
   maxArgsBytes: number,
-): InsertRow {
-  checkArgs(worker, args, maxArgsBytes);
-  return { ...sharedInsertFields(worker, options), args };
+): Promise<InsertRow> {
+  const json = await checkArgs(worker, args, maxArgsBytes);
+  return { ...sharedInsertFields(worker, options), args: JSON.parse(json) as unknown };
 }

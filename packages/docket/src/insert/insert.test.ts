@@ -1,5 +1,7 @@
-import { Kysely } from "kysely";
+// A Kysely of the app's own (0.29, as kysely-postgres-js needs), not docket's compiler copy (0.28).
+
 import { PostgresJSDialect } from "kysely-postgres-js";
+import { Kysely } from "kysely29";
 import { describe, expect, test } from "vitest";
 import { z } from "zod";
 import { useTestDatabase } from "../../../../test/support/database.js";

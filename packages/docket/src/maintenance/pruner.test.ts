@@ -246,9 +246,7 @@ describe("the pruner on a running queue", () => {
       pruner: { interval: 1, maxAge: "1h" },
       lifeline: false,
     });
-    const event = nextEvent<
-      [{ deleted: number; byState: Record<string, number>; durationMs: number }]
-    >(queue, "maintenance:prune");
+    const event = nextEvent(queue, "maintenance:prune");
     try {
       await queue.start();
       const [result] = await event;

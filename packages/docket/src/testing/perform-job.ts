@@ -31,9 +31,9 @@ const defaultMaxArgsBytes = 1_048_576;
  * expect(outcome).toBe("completed");
  * ```
  */
-export async function performJob<Args>(
-  worker: Worker<Args>,
-  args: Args,
+export async function performJob<Args, Input = Args>(
+  worker: Worker<Args, Input>,
+  args: NoInfer<Input>,
   options: PerformJobOptions = {},
 ): Promise<PerformJobResult<Args>> {
   const { attempt = 1, signal, ...insertOptions } = options;
@@ -41,6 +41,6 @@ export async function performJob<Args>(
     throw new RangeError(`performJob: attempt must be a positive integer, got ${String(attempt)}`);
   }
   const parsed = parseInsertOptions(insertOptions);
-  const row = buildInsertRow(worker as AnyWorker, args, parsed, defaultMaxArgsBytes);
+  const row = await buildInsertRow(worker as AnyWorker, args, parsed, defaultMaxArgsBytes);
   return (await performRow(worker as AnyWorker, row, attempt, signal)) as PerformJobResult<Args>;
 }

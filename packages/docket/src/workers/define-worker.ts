@@ -4,7 +4,8 @@ import {
   type UniqueOptions,
   uniqueOptionsSchema,
 } from "../insert/unique-options.js";
-import type { Job, JsonValue } from "../types.js";
+import type { Job, JsonResult, JsonValue } from "../types.js";
+import { type ArgsSchema, isArgsSchema } from "../validation/args-schema.js";
 import { cancelBrand, hasBrand, snoozeBrand, workerBrand } from "../validation/brand.js";
 import { type Duration, durationMs, parseDuration } from "../validation/duration.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
@@ -101,18 +102,25 @@ export function cancel(reason = "cancelled by worker"): Cancel {
 
 /** What `perform` may return: a JSON value (kept in `meta.result`), a snooze, or a cancel. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a worker that returns nothing is normal
-export type PerformResult = JsonValue | undefined | void | Snooze | Cancel;
+export type PerformResult = JsonResult | undefined | void | Snooze | Cancel;
 
 export type { UniqueOptions } from "../insert/unique-options.js";
 
-/** The options of {@link defineWorker}. */
-export interface WorkerOptions<Args> {
+/**
+ * The options of {@link defineWorker}. `Args` is what `perform` receives (the schema's output),
+ * `Input` what `insert` takes (the schema's input: fields with defaults are optional).
+ */
+export interface WorkerOptions<Args, Input = Args> {
   /** Unique name, stored in `jobs.worker`. */
   name: string;
   /** The queue its jobs go to unless an insert says otherwise. Default `"default"`. */
   queue?: string;
-  /** Checked at insert and again before `perform`. */
-  args?: z.ZodType<Args>;
+  /**
+   * Any Standard Schema (zod 3.24+ and 4, valibot, arktype…). Checked at insert, where what it
+   * returns is what is stored (defaults filled in; extra keys as the schema decides), and again
+   * before `perform`. See docs/schemas.md.
+   */
+  args?: ArgsSchema<Input, Args>;
   /** Attempts before a failing job is discarded. Default 20. */
   maxAttempts?: number;
   /** 0 (first) to 9 (last). Default 0. */
@@ -127,10 +135,10 @@ export interface WorkerOptions<Args> {
 }
 
 /** A worker: what {@link defineWorker} returns and what the queue runs. */
-export interface Worker<Args = Record<string, unknown>> {
+export interface Worker<Args = Record<string, unknown>, Input = Args> {
   readonly name: string;
   readonly queue: string;
-  readonly args: z.ZodType<Args> | undefined;
+  readonly args: ArgsSchema<Input, Args> | undefined;
   readonly maxAttempts: number;
   readonly priority: number;
   readonly tags: readonly string[];
@@ -143,7 +151,7 @@ export interface Worker<Args = Record<string, unknown>> {
 
 /** A worker of any args type, as registries hold them. */
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds workers of every args type
-export type AnyWorker = Worker<any>;
+export type AnyWorker = Worker<any, any>;
 
 /** Names of workers and queues: printable, 1–128 characters. */
 export const nameSchema = z
@@ -156,7 +164,9 @@ const workerOptionsSchema = z
   .object({
     name: nameSchema,
     queue: nameSchema.default("default"),
-    args: z.custom<z.ZodType>((v) => v instanceof z.ZodType, "must be a zod schema").optional(),
+    args: z
+      .custom<ArgsSchema>(isArgsSchema, "must be a Standard Schema (zod, valibot, arktype…)")
+      .optional(),
     maxAttempts: z.number().int().min(1).max(1000).default(20),
     priority: z.number().int().min(0).max(9).default(0),
     tags: z.array(z.string().min(1).max(255)).max(100).default([]),
@@ -184,9 +194,9 @@ const workerOptionsSchema = z
  * });
  * ```
  */
-export function defineWorker<Args = Record<string, unknown>>(
-  options: WorkerOptions<Args>,
-): Worker<Args> {
+export function defineWorker<Args = Record<string, unknown>, Input = Args>(
+  options: WorkerOptions<Args, Input>,
+): Worker<Args, Input> {
   const parsed = workerOptionsSchema.safeParse(options);
   if (!parsed.success) {
     const name = typeof options?.name === "string" ? ` "${options.name}"` : "";
@@ -197,7 +207,7 @@ export function defineWorker<Args = Record<string, unknown>>(
     [workerBrand]: true,
     name: value.name,
     queue: value.queue,
-    args: value.args as z.ZodType<Args> | undefined,
+    args: value.args as ArgsSchema<Input, Args> | undefined,
     maxAttempts: value.maxAttempts,
     priority: value.priority,
     tags: Object.freeze([...value.tags]),

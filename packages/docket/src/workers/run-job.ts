@@ -1,6 +1,7 @@
 import { JobTimeoutError } from "../errors.js";
 import type { AckRow } from "../sql/jobs.js";
 import type { Job, JobError, JsonValue } from "../types.js";
+import { describeIssues, validateArgs } from "../validation/args-schema.js";
 import { findNonJson } from "../validation/json.js";
 import { backoffSeconds } from "./backoff.js";
 import { type AnyWorker, isCancel, isSnooze } from "./define-worker.js";
@@ -64,15 +65,14 @@ export async function runJob(
   }
   let performed: Job = job;
   if (worker.args) {
-    const parsed = worker.args.safeParse(job.args);
-    if (!parsed.success) {
-      const fields = parsed.error.issues
-        .map((i) => `${i.path.join(".") || "(args)"}: ${i.message}`)
-        .join("; ");
+    let parsed = validateArgs(worker.args, job.args);
+    if (parsed instanceof Promise) parsed = await parsed; // only an async schema waits
+    if (parsed.issues) {
+      const fields = describeIssues(parsed.issues);
       const error = new Error(`stored args no longer fit worker "${worker.name}": ${fields}`);
       return failure(job, worker, error, true);
     }
-    performed = { ...job, args: parsed.data as Record<string, unknown> };
+    performed = { ...job, args: parsed.value as Record<string, unknown> };
   }
   let timer: NodeJS.Timeout | undefined;
   try {
