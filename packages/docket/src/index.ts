@@ -47,6 +47,13 @@ export { CronSchedule } from "./cron/cron-expression.js";
 export type { CronInsertion } from "./cron/cron-insertion.js";
 export type { CronEntryOptions } from "./cron/cron-options.js";
 export { type MigrationStatus, Migrator } from "./db/migrator.js";
+export type {
+  DrizzleTransaction,
+  KnexTransaction,
+  PrismaTransaction,
+  QueryTransaction,
+  Transaction,
+} from "./db/transaction-adapters.js";
 export {
   ArgsError,
   CleanupLockedError,
