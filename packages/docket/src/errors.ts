@@ -120,6 +120,49 @@ export class QueueStateError extends DocketError {
   }
 }
 
+/**
+ * The connection goes through a pooler that breaks something docket relies on: prepared
+ * statements (SQLSTATE 26000 behind PgBouncer in transaction mode) or LISTEN. The message names
+ * the option to set (see docs/poolers.md).
+ *
+ * @example
+ * ```ts
+ * queue.on("queue:error", ({ error }) => {
+ *   if (error instanceof PoolerError) log.error(error.message); // "… set connection: { url, prepare: false } …"
+ * });
+ * ```
+ */
+export class PoolerError extends DocketError {
+  /** The option that fixes it: `connection.prepare` or `listen`. */
+  readonly option: "connection.prepare" | "listen";
+
+  constructor(
+    option: "connection.prepare" | "listen",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(option === "listen" ? "POOLER_LISTEN" : "POOLER_PREPARED_STATEMENTS", message, options);
+    this.option = option;
+  }
+}
+
+/**
+ * A statement failed because its prepared statement is missing (SQLSTATE 26000): the pool goes
+ * through a pooler that hands each transaction another server connection. Returns the
+ * {@link PoolerError} that says so, or `error` as it was.
+ */
+export function explainPoolerError(error: unknown): unknown {
+  if (errorCode(error) !== "26000") return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new PoolerError(
+    "connection.prepare",
+    `${detail} (SQLSTATE 26000): the connection goes through a pooler in transaction mode ` +
+      "(PgBouncer before 1.21, RDS Proxy, Supabase's pooler on port 6543); set " +
+      "connection: { url, prepare: false } (see docs/poolers.md)",
+    { cause: error },
+  );
+}
+
 const retryableSqlStates = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected

@@ -66,6 +66,7 @@ export {
   JobNotFoundError,
   JobTimeoutError,
   MigrationError,
+  PoolerError,
   QueueStateError,
 } from "./errors.js";
 export type { AttemptTiming, QueueEvents } from "./events.js";

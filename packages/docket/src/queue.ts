@@ -13,10 +13,12 @@ import type { ControlContext, QueueCheck, QueueControlOptions } from "./control/
 import { controlQueue } from "./control/control-sender.js";
 import { Cron } from "./cron/cron.js";
 import { resolveCronEntries } from "./cron/cron-options.js";
-import { createPool, settleArrayTypes } from "./db/connection.js";
+import { settleArrayTypes } from "./db/connection.js";
+import { openListener, openPool } from "./db/connection-options.js";
 import { toJob } from "./db/job-row.js";
+import type { Listener } from "./db/listen-connection.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
-import { ConfigError, InsertError, QueueStateError } from "./errors.js";
+import { ConfigError, explainPoolerError, InsertError, QueueStateError } from "./errors.js";
 import type { QueueEvents } from "./events.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
@@ -55,6 +57,7 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly options: Readonly<ParsedQueueOptions>;
   readonly #sql: Sql;
   readonly #ownsSql: boolean;
+  readonly #listener: Listener;
   readonly #workers = new Map<string, AnyWorker>();
   readonly #producers = new Map<string, Producer>();
   readonly #logger: Logger;
@@ -100,12 +103,14 @@ export class Queue extends EventEmitter<QueueEvents> {
     const cron = new Cron(cronEntries, (worker, args, insertOptions) =>
       this.insert(worker, args, insertOptions),
     );
-    const { connection } = this.options;
-    this.#ownsSql = typeof connection === "string";
-    this.#sql =
-      typeof connection === "string" ? createPool(connection, this.options.poolSize) : connection;
+    const { connection, listen } = this.options;
+    const pool = openPool(connection, this.options.poolSize);
+    this.#ownsSql = pool.owned;
+    this.#sql = pool.sql;
+    this.#listener = openListener(listen, connection, pool.sql);
     this.#maintenance = new Maintenance({
       executor: this.#sql,
+      listener: this.#listener,
       options: this.options,
       pruner: options.pruner,
       lifeline: options.lifeline,
@@ -113,7 +118,7 @@ export class Queue extends EventEmitter<QueueEvents> {
       logger: this.#logger,
       queues: () =>
         [...this.#producers.values()].map((p) => ({ queue: p.queue, concurrency: p.limit })),
-      emit: this.emit.bind(this) as ProducerEmit,
+      emit: this.#emitExplained,
     });
   }
 
@@ -160,7 +165,9 @@ export class Queue extends EventEmitter<QueueEvents> {
   /** Applies pending migrations. Safe to call from many processes at once. */
   async migrate(): Promise<MigrationStatus[]> {
     await this.#settle();
-    return new Migrator(this.#sql, this.schema).up();
+    return new Migrator(this.#sql, this.schema).up().catch((error: unknown) => {
+      throw explainPoolerError(error);
+    });
   }
 
   /** Starts fetching and running the jobs of this node's queues. */
@@ -178,16 +185,21 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#state = "starting";
     this.#runner = new JobRunner({
       sql: this.#sql,
+      listener: this.#listener,
       options: this.options,
       workers: this.#workers,
       producers: this.#producers,
       control: this.#controlContext,
-      emit: this.emit.bind(this) as ProducerEmit,
+      emit: this.#emitExplained,
       listens: (event) => this.listenerCount(event) > 0,
       reportError: (error, source) => this.#reportError(error, source),
     });
-    // Stored pause and scale before anything can fetch.
-    await this.#runner.listen();
+    // Stored pause and scale before anything can fetch. A LISTEN that cannot hear itself (a
+    // pooler in transaction mode) fails here, naming the `listen` option.
+    await this.#runner.listen().catch((error: unknown) => {
+      this.#reportError(error, "listener");
+      throw error;
+    });
     // Heartbeat rows first: the lifeline rescues jobs whose producer has no row.
     await this.#maintenance.start();
     this.#runner.start();
@@ -220,6 +232,7 @@ export class Queue extends EventEmitter<QueueEvents> {
     await this.#runner?.stop(graceMs);
     await resigned;
     await this.#maintenance.stopHeartbeat();
+    await this.#listener.end().catch((error: unknown) => this.#reportError(error, "listener"));
     if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
     this.#state = "stopped";
     this.#logger.info("docket stopped", { node: this.node });
@@ -250,7 +263,9 @@ export class Queue extends EventEmitter<QueueEvents> {
     if (this.options.testing !== "inline") await this.#settle(); // inline never connects
     const { schema, testing, maxArgsBytes } = this.options;
     const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
-    return (await insertJobsOf(context, worker, argsList, options)) as Job<Args>[];
+    return (await insertJobsOf(context, worker, argsList, options).catch((error: unknown) => {
+      throw explainPoolerError(error);
+    })) as Job<Args>[];
   }
 
   /** One job by id, or null. */
@@ -406,7 +421,15 @@ export class Queue extends EventEmitter<QueueEvents> {
 
   get #controlContext(): ControlContext {
     const { schema, node, queues } = this.options;
-    return { sql: this.#sql, schema, node, producers: this.#producers, configured: queues };
+    const producers = this.#producers;
+    return {
+      sql: this.#sql,
+      listener: this.#listener,
+      schema,
+      node,
+      producers,
+      configured: queues,
+    };
   }
 
   /** See {@link settleArrayTypes}: after the first query, reconnects skip a risky type fetch. */
@@ -414,7 +437,16 @@ export class Queue extends EventEmitter<QueueEvents> {
     if (this.#ownsSql) await settleArrayTypes(this.#sql);
   }
 
-  #reportError(error: unknown, source: string): void {
+  /** Emits an event; a `queue:error` whose cause is a pooler says which option to set. */
+  readonly #emitExplained = ((event: keyof QueueEvents, ...args: unknown[]) => {
+    const emit = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
+    if (event !== "queue:error") return emit(event, ...args);
+    const [payload] = args as QueueEvents["queue:error"];
+    return emit(event, { ...payload, error: explainPoolerError(payload.error) });
+  }) as ProducerEmit;
+
+  #reportError(cause: unknown, source: string): void {
+    const error = explainPoolerError(cause);
     this.#logger.error(`docket ${source} error`, { error });
     this.emit("queue:error", { error, source });
   }

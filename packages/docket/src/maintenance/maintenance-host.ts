@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { type Listener, pollOnly } from "../db/listen-connection.js";
 import { ConfigError } from "../errors.js";
 import type { QueueEvents } from "../events.js";
 import type { Logger } from "../logger.js";
@@ -18,6 +19,8 @@ type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => 
 /** What a node's {@link Maintenance} needs from the queue. */
 export interface MaintenanceConfig {
   executor: Sql;
+  /** Where LISTEN runs; none when left out (leadership is then found by polling). */
+  listener?: Listener;
   options: Readonly<ParsedQueueOptions>;
   /**
    * The `pruner` and `lifeline` options as the user wrote them (durations not yet in
@@ -140,6 +143,7 @@ export class Maintenance {
     if (options.leadership === false) return;
     this.#election = new LeaderElection({
       executor,
+      listener: this.#config.listener ?? pollOnly,
       schema,
       node,
       ttlMs: options.leadership.ttl,

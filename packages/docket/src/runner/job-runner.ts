@@ -1,6 +1,7 @@
 import type { Sql } from "postgres";
 import { ControlListener } from "../control/control-listener.js";
 import type { ControlContext } from "../control/control-message.js";
+import type { Listener } from "../db/listen-connection.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
 import { insertChannel } from "../sql/jobs.js";
@@ -11,6 +12,8 @@ import { Producer, type ProducerOptions } from "./producer.js";
 /** What a node's job runner needs from its queue. */
 export interface JobRunnerOptions {
   sql: Sql;
+  /** Where LISTEN runs (see db/listen-connection.ts). */
+  listener: Listener;
   options: Readonly<ParsedQueueOptions>;
   workers: ReadonlyMap<string, AnyWorker>;
   /** Filled with one producer per queue of `options.queues`. */
@@ -73,13 +76,13 @@ export class JobRunner {
    * control channel), so that nothing is fetched before the queues are in their stored state.
    */
   async listen(): Promise<void> {
-    const { sql, options, producers, reportError } = this.#options;
+    const { listener: connection, options, producers, reportError } = this.#options;
     if (producers.size === 0) return;
     const wakeAll = () => {
       for (const producer of producers.values()) producer.wake();
     };
     const listener = await listenReliably(
-      sql,
+      connection,
       insertChannel(options.schema),
       (queue) => producers.get(queue)?.wake(),
       {
