@@ -61,8 +61,16 @@ test("renew() replaces the connection and LISTENs again on every channel", async
   const connection = new ListenConnection(db.url, sql);
   const got: string[] = [];
   let relistened = 0;
-  const a = await connection.listen("a", (p) => got.push(`a:${p}`), () => relistened++);
-  const b = await connection.listen("b", (p) => got.push(`b:${p}`), () => relistened++);
+  const a = await connection.listen(
+    "a",
+    (p) => got.push(`a:${p}`),
+    () => relistened++,
+  );
+  const b = await connection.listen(
+    "b",
+    (p) => got.push(`b:${p}`),
+    () => relistened++,
+  );
   try {
     const [before] = await listenBackends();
     await connection.renew(connection.generation);

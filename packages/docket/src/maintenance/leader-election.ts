@@ -49,7 +49,7 @@ export class LeaderElection {
 
   /** Listens for resignations and makes the first attempt; resolves once it is done. */
   async start(): Promise<void> {
-    const { executor, schema } = this.#options;
+    const { schema } = this.#options;
     this.#started = true;
     try {
       const listener = await listenReliably(
