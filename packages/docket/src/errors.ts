@@ -85,7 +85,7 @@ export class JobTimeoutError extends DocketError {
   }
 }
 
-/** Another run of the cleanup target holds its advisory lock (another process, or the schedule). */
+/** Another run of the cleanup target holds its lease (another process, or the schedule). */
 export class CleanupLockedError extends DocketError {
   /** The target's name. */
   readonly target: string;
@@ -93,7 +93,7 @@ export class CleanupLockedError extends DocketError {
   constructor(target: string) {
     super(
       "CLEANUP_LOCKED",
-      `cleanup target ${target} is already running elsewhere (its advisory lock is held)`,
+      `cleanup target ${target} is already running elsewhere (its lease is held)`,
     );
     this.target = target;
   }

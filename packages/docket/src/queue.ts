@@ -391,7 +391,7 @@ export class Queue extends EventEmitter<QueueEvents> {
 
   /**
    * Runs a cleanup target now, in this process rather than as a job, under the target's
-   * advisory lock: while another run of it works anywhere, this one throws CleanupLockedError
+   * lease (a row in `leaders`): while another run of it works anywhere, this one throws CleanupLockedError
    * (after waiting up to `wait`). No `start()` needed. Errors of the run come back in the result.
    *
    * @example
