@@ -160,7 +160,12 @@ export function generatePrismaClient(): void {
     [cli, "generate", "--schema", join(here, "prisma/schema.prisma")],
     {
       encoding: "utf8",
-      env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: "/bin/false", CI: "true" },
+      env: {
+        ...process.env,
+        PRISMA_SCHEMA_ENGINE_BINARY: "/bin/false",
+        CHECKPOINT_DISABLE: "1",
+        CI: "true",
+      },
     },
   );
   if (result.status !== 0 || !existsSync(join(here, "prisma/generated/client.ts"))) {
