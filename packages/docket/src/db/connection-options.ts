@@ -34,11 +34,11 @@ export const connectionOptionSchema = z.union([
  * `connection` goes through a pooler in transaction mode.
  */
 export const listenOptionSchema = z
-  .union([
-    z.boolean(),
-    url,
-    z.custom<Sql>(isSql, "must be true, false, a postgres:// URL or a postgres.js sql instance"),
-  ])
+  .custom<boolean | string | Sql>(
+    (value) =>
+      typeof value === "boolean" || (typeof value === "string" && value.length > 0) || isSql(value),
+    "must be true, false, a postgres:// URL or a postgres.js sql instance (see docs/poolers.md)",
+  )
   .default(true);
 
 export type ConnectionOption = z.output<typeof connectionOptionSchema>;
