@@ -150,6 +150,11 @@ export class PoolerError extends DocketError {
  * A statement failed because its prepared statement is missing (SQLSTATE 26000): the pool goes
  * through a pooler that hands each transaction another server connection. Returns the
  * {@link PoolerError} that says so, or `error` as it was.
+ *
+ * @example
+ * ```ts
+ * await insertJobsOf(context, worker, args, options).catch((e) => { throw explainPoolerError(e); });
+ * ```
  */
 export function explainPoolerError(error: unknown): unknown {
   if (errorCode(error) !== "26000") return error;

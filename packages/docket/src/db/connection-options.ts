@@ -44,7 +44,14 @@ export const listenOptionSchema = z
 export type ConnectionOption = z.output<typeof connectionOptionSchema>;
 export type ListenOption = z.output<typeof listenOptionSchema>;
 
-/** The pool a queue runs on, and whether docket made it (and so ends it). */
+/**
+ * The pool a queue runs on, and whether docket made it (and so ends it).
+ *
+ * @example
+ * ```ts
+ * const { sql, owned } = openPool({ url, prepare: false, max: 10 }, 10);
+ * ```
+ */
 export function openPool(
   connection: ConnectionOption,
   poolSize: number,
@@ -57,7 +64,14 @@ export function openPool(
   return { sql, owned: true };
 }
 
-/** The queue's {@link Listener}: docket's own LISTEN connection, or none for `listen: false`. */
+/**
+ * The queue's {@link Listener}: docket's own LISTEN connection, or none for `listen: false`.
+ *
+ * @example
+ * ```ts
+ * const listener = openListener(directUrl, { url: pooledUrl, prepare: false }, pool);
+ * ```
+ */
 export function openListener(
   listen: ListenOption,
   connection: ConnectionOption,

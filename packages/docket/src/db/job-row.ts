@@ -4,6 +4,11 @@ import type { Job } from "../types.js";
 /**
  * A timestamp as a Date. postgres.js and node-postgres parse them; some clients whose
  * transactions docket runs on leave them as text (Drizzle on postgres.js).
+ *
+ * @example
+ * ```ts
+ * asDate("2026-12-02 06:33:00.123+00"); // Date
+ * ```
  */
 export function asDate(value: Date | string): Date {
   return value instanceof Date ? value : new Date(value);

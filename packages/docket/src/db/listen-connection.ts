@@ -1,7 +1,14 @@
 import postgres, { type Sql } from "postgres";
 import { reconnectDelay } from "./connection.js";
 
-/** Where LISTEN runs: docket's own session connection, or nowhere (poll only). */
+/**
+ * Where LISTEN runs: docket's own session connection, or nowhere (poll only).
+ *
+ * @example
+ * ```ts
+ * const { unlisten } = await listener.listen("docket_insert", (queue) => wake(queue), catchUp);
+ * ```
+ */
 export interface Listener {
   /** False for `listen: false`: nothing is LISTENed and polling alone finds the work. */
   readonly enabled: boolean;
@@ -24,7 +31,14 @@ export interface Listener {
   end(): Promise<void>;
 }
 
-/** Where the session connection for LISTEN comes from: a URL, or the options of a `sql`. */
+/**
+ * Where the session connection for LISTEN comes from: a URL, or the options of a `sql`.
+ *
+ * @example
+ * ```ts
+ * const source: ListenSource = process.env.DIRECT_URL ?? sql;
+ * ```
+ */
 export type ListenSource = string | Sql;
 
 interface Channel {
@@ -37,6 +51,12 @@ interface Channel {
  * may go through a pooler in transaction mode. Made from a URL or from a `sql`'s options (the
  * caller's `sql` itself is left alone). When it closes, it LISTENs again on the next connection;
  * when it is wedged, {@link renew} replaces it.
+ *
+ * @example
+ * ```ts
+ * const listener = new ListenConnection(directUrl, pool);
+ * await listenReliably(listener, "docket_insert", wake, { checkIntervalMs: 5000, onError });
+ * ```
  */
 export class ListenConnection implements Listener {
   readonly enabled = true;
@@ -161,7 +181,14 @@ export class ListenConnection implements Listener {
   }
 }
 
-/** `listen: false`: no LISTEN anywhere; the queues poll. */
+/**
+ * `listen: false`: no LISTEN anywhere; the queues poll.
+ *
+ * @example
+ * ```ts
+ * const listener = options.listen === false ? pollOnly : new ListenConnection(url, pool);
+ * ```
+ */
 export const pollOnly: Listener = {
   enabled: false,
   generation: 0,

@@ -63,7 +63,16 @@ export interface DrizzleTransaction {
   rollback(): never;
 }
 
-/** Every transaction `{ tx }` takes: postgres.js, Kysely, and the shapes above. */
+/**
+ * Every transaction `{ tx }` takes: postgres.js, Kysely, and the shapes above.
+ *
+ * @example
+ * ```ts
+ * async function placeOrder(tx: Transaction, order: Order) {
+ *   await queue.insert(sendReceipt, { orderId: order.id }, { tx });
+ * }
+ * ```
+ */
 export type Transaction =
   | Sql
   | TransactionSql
@@ -214,6 +223,13 @@ function fromQuery(value: Dict): AdaptedTransaction | undefined {
  * Tells how docket runs on a caller's transaction, or why it cannot. postgres.js and Kysely run
  * as they are; the other clients through a {@link TextExecutor} that sends docket's statement as
  * text and parameters on the transaction's own connection.
+ *
+ * @example
+ * ```ts
+ * const adapted = adaptTransaction(trx);
+ * if ("problem" in adapted) throw new InsertError(`tx: ${adapted.problem}`);
+ * await run(adapted.executor, selectJob(schema, id));
+ * ```
  */
 export function adaptTransaction(value: unknown): AdaptedTransaction {
   if (isFunction(value)) {

@@ -32,6 +32,12 @@ export interface KyselyExecutor {
  * A connection that takes SQL text with `$1`-style parameters and returns rows: how docket runs
  * on the transactions of other clients (node-postgres, Drizzle, Knex, Prisma, TypeORM), each
  * adapted to this one function (see db/transaction-adapters.ts).
+ *
+ * @example
+ * ```ts
+ * const executor = new TextExecutor(async (text, values) => (await client.query(text, values)).rows);
+ * await run(executor, selectJob(schema, id));
+ * ```
  */
 export class TextExecutor {
   /** @param query runs one statement on the caller's connection and returns its rows */
