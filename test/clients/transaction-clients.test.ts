@@ -1,6 +1,7 @@
 // `{ tx }` with every common client, against real PostgreSQL: the job commits with the
 // application's data, vanishes with it on rollback, and no worker sees it before the commit.
 
+import { drizzle } from "drizzle-orm/node-postgres";
 import knex from "knex";
 import pg from "pg";
 import { DataSource } from "typeorm";
@@ -121,6 +122,7 @@ describe("what is not a transaction is refused, naming what is supported", () =>
       expect(await refused(pool)).toMatch(/node-postgres Pool is not a transaction.*pool\.connect/);
       expect(await refused(k)).toMatch(/Knex instance is not a transaction.*knex\.transaction/);
       expect(await refused(source.manager)).toMatch(/EntityManager without a QueryRunner/);
+      expect(await refused(drizzle(pool))).toMatch(/Drizzle database is not a transaction/);
       const message = await refused({ execute: () => {} });
       for (const name of ["postgres.js", "Kysely", "node-postgres", "Drizzle", "Knex", "Prisma"]) {
         expect(message).toContain(name);
