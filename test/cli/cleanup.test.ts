@@ -143,7 +143,7 @@ describe("two runs of one target", () => {
     const second = await runCli(["cleanup", "Held", "--json", "--config", config], { env });
     expect(second.code).toBe(4);
     expect(second.stderr).toBe(
-      "docket: cleanup target Held is already running elsewhere (its advisory lock is held); not running it twice (use --wait to wait for it)\n",
+      "docket: cleanup target Held is already running elsewhere (its lease is held); not running it twice (use --wait to wait for it)\n",
     );
     expect(JSON.parse(second.stdout)).toEqual({
       error: { code: "CLEANUP_LOCKED", message: expect.any(String) },

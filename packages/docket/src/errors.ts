@@ -85,7 +85,7 @@ export class JobTimeoutError extends DocketError {
   }
 }
 
-/** Another run of the cleanup target holds its advisory lock (another process, or the schedule). */
+/** Another run of the cleanup target holds its lease (another process, or the schedule). */
 export class CleanupLockedError extends DocketError {
   /** The target's name. */
   readonly target: string;
@@ -93,7 +93,7 @@ export class CleanupLockedError extends DocketError {
   constructor(target: string) {
     super(
       "CLEANUP_LOCKED",
-      `cleanup target ${target} is already running elsewhere (its advisory lock is held)`,
+      `cleanup target ${target} is already running elsewhere (its lease is held)`,
     );
     this.target = target;
   }
@@ -118,6 +118,54 @@ export class QueueStateError extends DocketError {
   constructor(message: string) {
     super("QUEUE_STATE", message);
   }
+}
+
+/**
+ * The connection goes through a pooler that breaks something docket relies on: prepared
+ * statements (SQLSTATE 26000 behind PgBouncer in transaction mode) or LISTEN. The message names
+ * the option to set (see docs/poolers.md).
+ *
+ * @example
+ * ```ts
+ * queue.on("queue:error", ({ error }) => {
+ *   if (error instanceof PoolerError) log.error(error.message); // "… set connection: { url, prepare: false } …"
+ * });
+ * ```
+ */
+export class PoolerError extends DocketError {
+  /** The option that fixes it: `connection.prepare` or `listen`. */
+  readonly option: "connection.prepare" | "listen";
+
+  constructor(
+    option: "connection.prepare" | "listen",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(option === "listen" ? "POOLER_LISTEN" : "POOLER_PREPARED_STATEMENTS", message, options);
+    this.option = option;
+  }
+}
+
+/**
+ * A statement failed because its prepared statement is missing (SQLSTATE 26000): the pool goes
+ * through a pooler that hands each transaction another server connection. Returns the
+ * {@link PoolerError} that says so, or `error` as it was.
+ *
+ * @example
+ * ```ts
+ * await insertJobsOf(context, worker, args, options).catch((e) => { throw explainPoolerError(e); });
+ * ```
+ */
+export function explainPoolerError(error: unknown): unknown {
+  if (errorCode(error) !== "26000") return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new PoolerError(
+    "connection.prepare",
+    `${detail} (SQLSTATE 26000): the connection goes through a pooler in transaction mode ` +
+      "(PgBouncer before 1.21, RDS Proxy, Supabase's pooler on port 6543); set " +
+      "connection: { url, prepare: false } (see docs/poolers.md)",
+    { cause: error },
+  );
 }
 
 const retryableSqlStates = new Set([

@@ -47,6 +47,13 @@ export { CronSchedule } from "./cron/cron-expression.js";
 export type { CronInsertion } from "./cron/cron-insertion.js";
 export type { CronEntryOptions } from "./cron/cron-options.js";
 export { type MigrationStatus, Migrator } from "./db/migrator.js";
+export type {
+  DrizzleTransaction,
+  KnexTransaction,
+  PrismaTransaction,
+  QueryTransaction,
+  Transaction,
+} from "./db/transaction-adapters.js";
 export {
   ArgsError,
   CleanupLockedError,
@@ -59,6 +66,7 @@ export {
   JobNotFoundError,
   JobTimeoutError,
   MigrationError,
+  PoolerError,
   QueueStateError,
 } from "./errors.js";
 export { type AttemptTiming, QueueEventEmitter, type QueueEvents } from "./events.js";

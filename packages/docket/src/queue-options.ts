@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Sql } from "postgres";
 import { z } from "zod";
 import { cleanupOptionSchema } from "./cleanup/cleanup-options.js";
 import { cronOptionSchema } from "./cron/cron-options.js";
+import { connectionOptionSchema, listenOptionSchema } from "./db/connection-options.js";
 import type { Logger } from "./logger.js";
 import { maintenanceOptionsShape } from "./maintenance/maintenance-options.js";
 import { durationMs } from "./validation/duration.js";
@@ -61,13 +61,9 @@ const loggerSchema = z.custom<Logger>(
 /** The schema of `new Queue(options)`. Defaults live here, nowhere else. */
 export const queueOptionsSchema = z
   .object({
-    connection: z.union([
-      z.string().min(1, "must not be empty"),
-      z.custom<Sql>(
-        (v) => typeof v === "function" && typeof (v as Partial<Sql>).listen === "function",
-        "must be a postgres:// URL or a postgres.js sql instance",
-      ),
-    ]),
+    connection: connectionOptionSchema,
+    /** Where LISTEN runs: true (own session connection), false (poll only), or a direct URL/sql. */
+    listen: listenOptionSchema,
     schema: identifier.default("docket"),
     node: z.string().min(1).max(255).optional(),
     queues: z.record(nameSchema, queueSchema).default({}),

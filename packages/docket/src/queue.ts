@@ -12,10 +12,12 @@ import type { ControlContext, QueueCheck, QueueControlOptions } from "./control/
 import { controlQueue } from "./control/control-sender.js";
 import { Cron } from "./cron/cron.js";
 import { resolveCronEntries } from "./cron/cron-options.js";
-import { createPool, settleArrayTypes } from "./db/connection.js";
+import { settleArrayTypes } from "./db/connection.js";
+import { openListener, openPool } from "./db/connection-options.js";
+import type { Listener } from "./db/listen-connection.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
-import { ConfigError, InsertError, QueueStateError } from "./errors.js";
-import { QueueEventEmitter } from "./events.js";
+import { ConfigError, explainPoolerError, InsertError, QueueStateError } from "./errors.js";
+import { QueueEventEmitter, type QueueEvents } from "./events.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
@@ -46,6 +48,7 @@ export class Queue extends QueueEventEmitter {
   readonly options: Readonly<ParsedQueueOptions>;
   readonly #sql: Sql;
   readonly #ownsSql: boolean;
+  readonly #listener: Listener;
   readonly #workers: ReadonlyMap<string, AnyWorker>;
   readonly #logger: Logger;
   #runner: JobRunner | undefined;
@@ -72,16 +75,18 @@ export class Queue extends QueueEventEmitter {
     const cron = new Cron(cronEntries, (worker, args, insertOptions) =>
       this.insert(worker, args, insertOptions),
     );
-    const { connection } = this.options;
-    this.#ownsSql = typeof connection === "string";
-    this.#sql =
-      typeof connection === "string" ? createPool(connection, this.options.poolSize) : connection;
+    const { connection, listen } = this.options;
+    const pool = openPool(connection, this.options.poolSize);
+    this.#ownsSql = pool.owned;
+    this.#sql = pool.sql;
+    this.#listener = openListener(listen, connection, pool.sql);
     this.#maintenance = new Maintenance({
       executor: this.#sql,
+      listener: this.#listener,
       options: this.options,
       builtIns: [cron],
       logger: this.#logger,
-      emit: this.emit.bind(this) as ProducerEmit,
+      emit: this.#emitExplained,
     });
   }
 
@@ -128,7 +133,9 @@ export class Queue extends QueueEventEmitter {
   /** Applies pending migrations. Safe to call from many processes at once. */
   async migrate(): Promise<MigrationStatus[]> {
     await this.#settle();
-    return new Migrator(this.#sql, this.schema).up();
+    return new Migrator(this.#sql, this.schema).up().catch((error: unknown) => {
+      throw explainPoolerError(error);
+    });
   }
 
   /** Starts fetching and running the jobs of this node's queues. */
@@ -146,15 +153,20 @@ export class Queue extends QueueEventEmitter {
     this.#state = "starting";
     const runner = new JobRunner({
       sql: this.#sql,
+      listener: this.#listener,
       options: this.options,
       workers: this.#workers,
-      emit: this.emit.bind(this) as ProducerEmit,
+      emit: this.#emitExplained,
       listens: (event) => this.listenerCount(event) > 0,
       reportError: (error, source) => this.#reportError(error, source),
     });
     this.#runner = runner;
-    // Stored pause and scale before anything can fetch.
-    await runner.listen();
+    // Stored pause and scale before anything can fetch. A LISTEN that cannot hear itself (a
+    // pooler in transaction mode) fails here, naming the `listen` option.
+    await runner.listen().catch((error: unknown) => {
+      this.#reportError(error, "listener");
+      throw error;
+    });
     // Heartbeat rows first: the lifeline rescues jobs whose producer has no row.
     await this.#maintenance.start(runner);
     runner.start();
@@ -184,6 +196,7 @@ export class Queue extends QueueEventEmitter {
     await this.#runner?.stop(graceMs);
     await resigned;
     await this.#maintenance.stopHeartbeat();
+    await this.#listener.end().catch((error: unknown) => this.#reportError(error, "listener"));
     if (this.#ownsSql) await this.#sql.end({ timeout: 5 });
     this.#state = "stopped";
     this.#logger.info("docket stopped", { node: this.node });
@@ -214,7 +227,9 @@ export class Queue extends QueueEventEmitter {
     if (this.options.testing !== "inline") await this.#settle(); // inline never connects
     const { schema, testing, maxArgsBytes } = this.options;
     const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
-    return (await insertJobsOf(context, worker, argsList, options)) as Job<Args>[];
+    return (await insertJobsOf(context, worker, argsList, options).catch((error: unknown) => {
+      throw explainPoolerError(error);
+    })) as Job<Args>[];
   }
 
   /** One job by id, or null. */
@@ -329,7 +344,7 @@ export class Queue extends QueueEventEmitter {
 
   /**
    * Runs a cleanup target now, in this process rather than as a job, under the target's
-   * advisory lock: while another run of it works anywhere, this one throws CleanupLockedError
+   * lease (a row in `leaders`): while another run of it works anywhere, this one throws CleanupLockedError
    * (after waiting up to `wait`). No `start()` needed. Errors of the run come back in the result.
    *
    * @example
@@ -361,7 +376,14 @@ export class Queue extends QueueEventEmitter {
   get #controlContext(): ControlContext {
     if (this.#runner) return this.#runner.controlContext;
     const { schema, node, queues } = this.options;
-    return { sql: this.#sql, schema, node, producers: new Map(), configured: queues };
+    return {
+      sql: this.#sql,
+      listener: this.#listener,
+      schema,
+      node,
+      producers: new Map(),
+      configured: queues,
+    };
   }
 
   /** See {@link settleArrayTypes}: after the first query, reconnects skip a risky type fetch. */
@@ -369,7 +391,16 @@ export class Queue extends QueueEventEmitter {
     if (this.#ownsSql) await settleArrayTypes(this.#sql);
   }
 
-  #reportError(error: unknown, source: string): void {
+  /** Emits an event; a `queue:error` whose cause is a pooler says which option to set. */
+  readonly #emitExplained = ((event: keyof QueueEvents, ...args: unknown[]) => {
+    const emit = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
+    if (event !== "queue:error") return emit(event, ...args);
+    const [payload] = args as QueueEvents["queue:error"];
+    return emit(event, { ...payload, error: explainPoolerError(payload.error) });
+  }) as ProducerEmit;
+
+  #reportError(cause: unknown, source: string): void {
+    const error = explainPoolerError(cause);
     this.#logger.error(`docket ${source} error`, { error });
     this.emit("queue:error", { error, source });
   }

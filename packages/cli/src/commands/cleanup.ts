@@ -51,8 +51,8 @@ function stopOnSignal(controller: AbortController): () => void {
 }
 
 /**
- * `docket cleanup <Target>`: runs one cleanup target now, in this process, under its advisory
- * lock, and prints its JSON result; `docket cleanup --list` lists the targets. For clusters that
+ * `docket cleanup <Target>`: runs one cleanup target now, in this process, under its
+ * lease, and prints its JSON result; `docket cleanup --list` lists the targets. For clusters that
  * schedule cleanups from outside (a Kubernetes CronJob). Exit codes: 0 done, 1 failed, 2 bad
  * usage or configuration, 3 stopped by --timeout (the result says how far it got), 4 another
  * run of the target is working.

@@ -72,12 +72,13 @@ describe("a target is a worker", () => {
   test("while another run holds the target's lock, a run fails fast and a job is cancelled", async () => {
     await seedApp();
     const queue = queueWith({ queues: { maintenance: 1 }, cleanup: [logRecords] });
-    const holder = await db.sql.reserve();
+    // Another run's lease, as that run's process would hold it.
+    await db.sql`INSERT INTO docket.leaders (name, node, expires_at)
+      VALUES ('cleanup:DeploymentLogRecord', 'run elsewhere', now() + interval '1 hour')`;
     try {
-      await holder`SELECT pg_advisory_lock(hashtextextended('docket:docket:cleanup:DeploymentLogRecord', 0))`;
       await expect(queue.runCleanup("DeploymentLogRecord")).rejects.toThrow(CleanupLockedError);
       await expect(queue.runCleanup("DeploymentLogRecord")).rejects.toThrow(
-        "cleanup target DeploymentLogRecord is already running elsewhere (its advisory lock is held)",
+        "cleanup target DeploymentLogRecord is already running elsewhere (its lease is held)",
       );
       await queue.start();
       const job = await queue.insert(logRecords, {});
@@ -89,10 +90,10 @@ describe("a target is a worker", () => {
       // --wait: a run that waits gets the lock once the other run lets go.
       const waiting = queue.runCleanup("DeploymentLogRecord", { wait: "20s" });
       await new Promise((resolve) => setTimeout(resolve, 300));
-      await holder`SELECT pg_advisory_unlock_all()`;
+      await db.sql`DELETE FROM docket.leaders WHERE name = 'cleanup:DeploymentLogRecord'`;
       await expect(waiting).resolves.toMatchObject({ success: true, totalDeleted: 14 });
     } finally {
-      holder.release();
+      await db.sql`DELETE FROM docket.leaders WHERE name = 'cleanup:DeploymentLogRecord'`;
     }
   });
 });

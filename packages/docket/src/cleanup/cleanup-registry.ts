@@ -233,7 +233,7 @@ export class CleanupRegistry {
   }
 
   /**
-   * Runs a target now, in this process, under its advisory lock.
+   * Runs a target now, in this process, under its lease.
    *
    * @throws CleanupTargetNotFoundError, CleanupLockedError, ConfigError (a bad duration)
    */

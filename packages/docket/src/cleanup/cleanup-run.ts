@@ -1,17 +1,18 @@
-import type { ReservedSql, Sql } from "postgres";
+import { randomUUID } from "node:crypto";
+import type { Sql } from "postgres";
 import { CleanupLockedError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
 import {
   type BatchTable,
+  claimCleanupLease,
   col,
   countDated,
   databaseNow,
   olderThanCandidates,
   overfullPartitions,
+  releaseCleanupLease,
   surplusCandidates,
-  tryLockTarget,
-  unlockTarget,
 } from "../sql/cleanup.js";
 import { run } from "../sql/executor.js";
 import type { JsonValue } from "../types.js";
@@ -63,7 +64,7 @@ export interface CleanupRunOptions {
 }
 
 /**
- * Runs a cleanup target once, now, under its advisory lock: while one run of a target works, in
+ * Runs a cleanup target once, now, under its lease: while one run of a target works, in
  * any process on the database, another fails with {@link CleanupLockedError} (after waiting up to
  * `waitForLockMs`). Errors of the run itself come back in the result, with the counts so far.
  *
@@ -77,7 +78,7 @@ export async function runCleanup(
   options: CleanupRunOptions,
 ): Promise<CleanupResult> {
   const started = performance.now();
-  const lock = await acquireLock(
+  const releaseLock = await holdLease(
     options.sql,
     options.schema,
     target.name,
@@ -118,7 +119,7 @@ export async function runCleanup(
   } finally {
     if (timer) clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
-    await releaseLock(lock, options.schema, target.name);
+    await releaseLock();
   }
   if (progress.batches > 0) details.batches = progress.batches;
   if (target.archive) details.archived = progress.archived;
@@ -136,37 +137,38 @@ export async function runCleanup(
   return result;
 }
 
-async function acquireLock(
+/** How long a cleanup run's lease lasts unless renewed (every third of it): a crashed run's
+ * target is free again after this. */
+const leaseTtlMs = 30_000;
+
+/**
+ * Takes the target's lease (waiting up to `waitMs` for another run to finish) and keeps renewing
+ * it until the returned function gives it up.
+ */
+async function holdLease(
   sql: Sql,
   schema: string,
   target: string,
   waitMs: number,
-): Promise<ReservedSql> {
-  const connection = await sql.reserve();
-  try {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const [row] = await run(connection, tryLockTarget(schema, target));
-      if (row?.locked) return connection;
-      if (Date.now() >= deadline) throw new CleanupLockedError(target);
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.min(1000, Math.max(10, deadline - Date.now()))),
-      );
-    }
-  } catch (error) {
-    connection.release();
-    throw error;
+): Promise<() => Promise<void>> {
+  const holder = `run ${randomUUID()}`;
+  const claim = async () =>
+    (await run(sql, claimCleanupLease(schema, target, holder, leaseTtlMs))).length > 0;
+  const deadline = Date.now() + waitMs;
+  while (!(await claim())) {
+    if (Date.now() >= deadline) throw new CleanupLockedError(target);
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(1000, Math.max(10, deadline - Date.now()))),
+    );
   }
-}
-
-async function releaseLock(connection: ReservedSql, schema: string, target: string): Promise<void> {
-  try {
-    await run(connection, unlockTarget(schema, target));
-  } catch {
-    // A connection that broke has lost its session, and the lock with it.
-  } finally {
-    connection.release();
-  }
+  // A renewal that fails is retried at the next tick; the lease outlives two missed ones.
+  const renewal = setInterval(() => void claim().catch(() => {}), leaseTtlMs / 3);
+  renewal.unref?.();
+  return async () => {
+    clearInterval(renewal);
+    // A release that fails leaves the lease to expire.
+    await run(sql, releaseCleanupLease(schema, target, holder)).catch(() => {});
+  };
 }
 
 type StrategyOptions = CleanupRunOptions & { signal: AbortSignal };

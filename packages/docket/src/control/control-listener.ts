@@ -1,3 +1,4 @@
+import { pollOnly } from "../db/listen-connection.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import { run } from "../sql/executor.js";
 import { controlChannel, type QueueRow, registerQueues } from "../sql/queues.js";
@@ -25,7 +26,7 @@ export class ControlListener {
 
   /** Listens and applies the stored state of this node's queues. */
   async start(): Promise<void> {
-    const { sql, schema } = this.#context;
+    const { sql, schema, listener: connection = pollOnly } = this.#context;
     let buffered: ControlMessage[] | undefined = [];
     const receive = (payload: string) => {
       const message = parseMessage(payload);
@@ -33,7 +34,7 @@ export class ControlListener {
       if (buffered) buffered.push(message);
       else this.#apply(message);
     };
-    const listener = await listenReliably(sql, controlChannel(schema), receive, {
+    const listener = await listenReliably(connection, controlChannel(schema), receive, {
       checkIntervalMs: listenerCheckMs,
       onError: this.#onError,
       // Messages sent while the subscription was down are lost: read the stored state again.

@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import type { Listener } from "../db/listen-connection.js";
 import { JobCancelledError } from "../errors.js";
 import type { Producer } from "../runner/producer.js";
 
@@ -37,6 +38,8 @@ export interface QueueCheck {
 /** What queue control needs of its node. */
 export interface ControlContext {
   sql: Sql;
+  /** Where LISTEN runs; the sender needs none. */
+  listener?: Listener;
   schema: string;
   node: string;
   /** The producers of the running queues; empty until `start()`. */

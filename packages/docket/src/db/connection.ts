@@ -14,9 +14,12 @@ export function reconnectDelay(retries: number): number {
  * the console), connections are labelled `docket` in `pg_stat_activity`, and reconnects are
  * retried at least every second.
  */
-export function createPool(url: string, max: number): Sql {
+export function createPool(url: string, max: number, options: { prepare?: boolean } = {}): Sql {
   return postgres(url, {
     max,
+    // Off behind a pooler in transaction mode, where a prepared statement may be on another
+    // server connection by the next transaction (see docs/poolers.md).
+    prepare: options.prepare ?? true,
     onnotice: () => {},
     backoff: reconnectDelay,
     // A connection attempt that hangs (a server half up, a dropped SYN) fails fast and is retried.

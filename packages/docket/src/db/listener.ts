@@ -1,22 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { Sql } from "postgres";
+import { PoolerError } from "../errors.js";
+import type { Listener } from "./listen-connection.js";
 
 /** Pings start with a space-separated word: no queue name or JSON message can look like one. */
 const pingPrefix = "docket ping ";
 
 /** How often a subscription checks itself by default. */
 export const listenerCheckMs = 5_000;
-
-/**
- * postgres.js keeps a channel whose re-LISTEN failed in its table, holding the rejected LISTEN,
- * and every later `listen()` of that channel awaits that same rejection: the channel can never
- * be listened to again. Dropping the entry makes the next `listen()` send a fresh LISTEN. (The
- * table is postgres.js's own, `sql.listen.channels`; if a version lacks it, nothing happens.)
- */
-function forgetChannel(sql: Sql, channel: string): void {
-  const channels = (sql.listen as unknown as { channels?: Record<string, unknown> }).channels;
-  if (channels && typeof channels === "object") delete channels[channel];
-}
 
 /** Resolves or rejects as `promise` does, or rejects after `ms`. */
 function within<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -37,45 +27,78 @@ export interface ListenOptions {
   onError: (error: unknown) => void;
 }
 
+/** The error for a LISTEN that does not hear its own NOTIFY. */
+function deafError(channel: string, ms: number): PoolerError {
+  return new PoolerError(
+    "listen",
+    `LISTEN on channel "${channel}" did not hear its own NOTIFY within ${ms}ms: a pooler in ` +
+      "transaction mode (PgBouncer, RDS Proxy, Supabase's pooler) does not keep a LISTEN; set " +
+      "listen to a direct connection URL (or to false to poll only) (see docs/poolers.md)",
+  );
+}
+
 /**
- * LISTENs on a channel and keeps listening. postgres.js subscribes again after its listening
- * connection drops, but gives up silently when that one attempt fails (the server is still
- * restarting, the new connection is terminated too) and then refuses the channel for good (see
- * {@link forgetChannel}); a pooler in transaction mode can drop a LISTEN without closing
- * anything. So the listener sends itself a ping every interval;
- * when a ping does not come back, it subscribes again and calls `onListen` so the caller can
- * catch up on what it missed. Polling covers the gap meanwhile.
+ * LISTENs on a channel and keeps listening. The subscription sends itself a ping every
+ * interval: a first one at once, which must come back within the interval (else this throws a
+ * {@link PoolerError} naming the `listen` option: the LISTEN goes through a pooler that drops
+ * it), then one per interval; when one does not come back, the listener reports the same error
+ * once, replaces its LISTEN connection and calls `onListen` so the caller can catch up on what
+ * it missed. Polling covers the gap meanwhile. With `listen: false` nothing is LISTENed.
  */
 export async function listenReliably(
-  sql: Sql,
+  listener: Listener,
   channel: string,
   onMessage: (payload: string) => void,
   options: ListenOptions,
 ): Promise<{ unlisten: () => Promise<void> }> {
+  if (!listener.enabled) return { unlisten: async () => {} };
   let token = "";
+  let heard: (() => void) | undefined;
   let waiting = false;
+  let reported = false;
   let stopped = false;
+  let generation = listener.generation;
   let timer: NodeJS.Timeout | undefined;
   const deliver = (payload: string) => {
     if (!payload.startsWith(pingPrefix)) onMessage(payload);
-    else if (payload === token) waiting = false;
+    else if (payload === token) {
+      waiting = false;
+      reported = false;
+      heard?.();
+    }
   };
-  const subscribe = async () => sql.listen(channel, deliver, () => options.onListen?.());
-  let subscription = await subscribe();
+  const ping = async () => {
+    token = `${pingPrefix}${randomUUID()}`;
+    waiting = true;
+    generation = listener.generation;
+    await listener.notify(channel, token);
+  };
+  const subscription = await listener.listen(channel, deliver, () => options.onListen?.());
+  try {
+    const first = new Promise<void>((resolve) => {
+      heard = resolve;
+    });
+    await ping();
+    await within(first, options.checkIntervalMs).catch(() => {
+      throw deafError(channel, options.checkIntervalMs);
+    });
+  } catch (error) {
+    await within(subscription.unlisten(), options.checkIntervalMs).catch(() => {});
+    throw error;
+  } finally {
+    heard = undefined;
+  }
 
   const check = async () => {
     try {
       if (waiting) {
-        // The last ping never came back: the subscription is gone. Each step is bounded: on a
-        // connection that is being replaced a query can wait a long time, and the check must
-        // come round again.
-        await within(subscription.unlisten(), options.checkIntervalMs).catch(() => {});
-        forgetChannel(sql, channel);
-        subscription = await within(subscribe(), options.checkIntervalMs * 2);
+        // The last ping never came back: the LISTEN is gone or never worked. Each step is
+        // bounded: on a connection that is being replaced a query can wait a long time.
+        if (!reported) options.onError(deafError(channel, options.checkIntervalMs));
+        reported = true;
+        await within(listener.renew(generation), options.checkIntervalMs * 2);
       }
-      token = `${pingPrefix}${randomUUID()}`;
-      waiting = true;
-      await sql.notify(channel, token);
+      await ping();
     } catch (error) {
       options.onError(error);
     } finally {

@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
 import { type CleanupTarget, isCleanupTarget } from "../cleanup/define-target.js";
+import { asDate } from "../db/job-row.js";
 import { InsertError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
 import { insertJobBatch } from "../sql/jobs.js";
@@ -107,8 +108,8 @@ async function insertChunkOf(
     throw new InsertError(`insert: ${argsJson.length} jobs sent, ${ids.length} stored`);
   }
   const metaJson = JSON.stringify(shared.meta);
-  const insertedAt = +batch.inserted_at;
-  const scheduledAt = +batch.scheduled_at;
+  const insertedAt = +asDate(batch.inserted_at);
+  const scheduledAt = +asDate(batch.scheduled_at);
   // Each job gets objects of its own: a caller may change one job without touching the others.
   return ids.map((id, k) => ({
     id,

@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { adaptTransaction, type Transaction } from "../db/transaction-adapters.js";
 import { ArgsError, InsertError } from "../errors.js";
 import type { Executor } from "../sql/executor.js";
-import { isExecutor } from "../sql/executor.js";
 import type { InsertRow } from "../sql/jobs.js";
 import { type ArgsResult, describeIssues, validateArgs } from "../validation/args-schema.js";
 import { type Duration, durationMs } from "../validation/duration.js";
@@ -21,8 +21,11 @@ export interface InsertOptions {
   maxAttempts?: number;
   tags?: string[];
   meta?: Record<string, unknown>;
-  /** Insert inside this transaction: a postgres.js `sql.begin` one or a Kysely one. */
-  tx?: Executor;
+  /**
+   * Insert inside this transaction, on its own connection: postgres.js, Kysely, node-postgres,
+   * Drizzle, Knex, Prisma, TypeORM, or `{ query(text, values) }` (see docs/clients.md).
+   */
+  tx?: Transaction;
   /** Laid over the worker's unique options; `false` inserts without uniqueness. */
   unique?: UniqueOptions | false;
 }
@@ -39,7 +42,15 @@ const insertOptionsSchema = z
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     tags: z.array(z.string().min(1).max(255)).max(100).optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
-    tx: z.custom<Executor>(isExecutor, "must be a postgres.js or Kysely transaction").optional(),
+    tx: z
+      .unknown()
+      .transform((value, ctx): Executor => {
+        const adapted = adaptTransaction(value);
+        if ("executor" in adapted) return adapted.executor;
+        ctx.addIssue({ code: "custom", message: adapted.problem });
+        return z.NEVER;
+      })
+      .optional(),
     unique: z.union([z.literal(false), uniqueOverrideSchema]).optional(),
   })
   .strict()

@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import type { Listener } from "../db/listen-connection.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import { run } from "../sql/executor.js";
 import { claimLeadership, leadershipChannel, releaseLeadership } from "../sql/leaders.js";
@@ -9,6 +10,8 @@ export const leaderName = "docket";
 /** What a {@link LeaderElection} needs from its node. */
 export interface LeaderElectionOptions {
   executor: Sql;
+  /** Where LISTEN runs (see db/listen-connection.ts). */
+  listener: Listener;
   schema: string;
   node: string;
   /** Lease length; the leader renews every third of it. */
@@ -46,11 +49,11 @@ export class LeaderElection {
 
   /** Listens for resignations and makes the first attempt; resolves once it is done. */
   async start(): Promise<void> {
-    const { executor, schema } = this.#options;
+    const { schema } = this.#options;
     this.#started = true;
     try {
       const listener = await listenReliably(
-        executor,
+        this.#options.listener,
         leadershipChannel(schema),
         () => this.#wake(),
         {

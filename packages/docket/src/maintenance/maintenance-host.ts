@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { type Listener, pollOnly } from "../db/listen-connection.js";
 import { ConfigError } from "../errors.js";
 import type { QueueEvents } from "../events.js";
 import type { Logger } from "../logger.js";
@@ -17,6 +18,8 @@ type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => 
 /** What a node's {@link Maintenance} needs from the queue. */
 export interface MaintenanceConfig {
   executor: Sql;
+  /** Where LISTEN runs; none when left out (leadership is then found by polling). */
+  listener?: Listener;
   options: Readonly<ParsedQueueOptions>;
   /**
    * Further built-in plugins of the queue (cron), started after the pruner and lifeline and
@@ -139,6 +142,7 @@ export class Maintenance {
     if (options.leadership === false) return;
     this.#election = new LeaderElection({
       executor,
+      listener: this.#config.listener ?? pollOnly,
       schema,
       node,
       ttlMs: options.leadership.ttl,

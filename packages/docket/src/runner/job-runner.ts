@@ -1,6 +1,7 @@
 import type { Sql } from "postgres";
 import { ControlListener } from "../control/control-listener.js";
 import type { ControlContext, QueueCheck } from "../control/control-message.js";
+import type { Listener } from "../db/listen-connection.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
 import { insertChannel } from "../sql/jobs.js";
@@ -12,6 +13,8 @@ import { Producer, type ProducerOptions } from "./producer.js";
 /** What a node's job runner needs from its queue. */
 export interface JobRunnerOptions {
   sql: Sql;
+  /** Where LISTEN runs (see db/listen-connection.ts). */
+  listener: Listener;
   options: Readonly<ParsedQueueOptions>;
   workers: ReadonlyMap<string, AnyWorker>;
   emit: ProducerOptions["emit"];
@@ -74,9 +77,9 @@ export class JobRunner {
 
   /** What control needs to apply a change to this node's producers. */
   get controlContext(): ControlContext {
-    const { sql, options } = this.#options;
+    const { sql, listener, options } = this.#options;
     const { schema, node, queues } = options;
-    return { sql, schema, node, producers: this.producers, configured: queues };
+    return { sql, listener, schema, node, producers: this.producers, configured: queues };
   }
 
   /** The running queues and their current limits, for the node's heartbeat. */
@@ -101,14 +104,14 @@ export class JobRunner {
    * control channel), so that nothing is fetched before the queues are in their stored state.
    */
   async listen(): Promise<void> {
-    const { sql, options, reportError } = this.#options;
+    const { listener: connection, options, reportError } = this.#options;
     const { producers } = this;
     if (producers.size === 0) return;
     const wakeAll = () => {
       for (const producer of producers.values()) producer.wake();
     };
     const listener = await listenReliably(
-      sql,
+      connection,
       insertChannel(options.schema),
       (queue) => producers.get(queue)?.wake(),
       {

@@ -2,7 +2,7 @@ import { type RawBuilder, sql } from "kysely";
 
 /**
  * The statements of cleanup targets on the application's tables: reading a table's definition
- * from the catalog, deleting or archiving one batch of rows, and the advisory lock that keeps
+ * from the catalog, deleting or archiving one batch of rows, and the lease that keeps
  * two runs of one target apart. Every table and column name comes from configuration and goes
  * through `sql.id` after the catalog has confirmed it; values travel as parameters.
  */
@@ -279,21 +279,35 @@ export function databaseNow() {
   return sql<{ now: Date }>`SELECT now() AS now`;
 }
 
-/** The advisory lock key of a cleanup target (per docket schema and target name). */
-function lockKey(schema: string, target: string) {
-  return sql`hashtextextended(${`docket:${schema}:cleanup:${target}`}::text, 0)`;
+/** The name of a cleanup target's lease row in `leaders`, beside the node leadership lease. */
+export function cleanupLeaseName(target: string): string {
+  return `cleanup:${target}`;
 }
 
-/** Takes the target's session-level advisory lock if it is free. */
-export function tryLockTarget(schema: string, target: string) {
-  return sql<{
-    locked: boolean;
-  }>`SELECT pg_try_advisory_lock(${lockKey(schema, target)}) AS locked`;
+/**
+ * Takes (or renews) the lease of a cleanup target's run for `holder` if it is free, expired or
+ * already `holder`'s; true when `holder` holds it. A lease row, not an advisory lock: a session
+ * lock can be left on a server connection behind a pooler in transaction mode, and a lock held
+ * by an open transaction would block REINDEX CONCURRENTLY and VACUUM for the whole run.
+ */
+export function claimCleanupLease(schema: string, target: string, holder: string, ttlMs: number) {
+  const leaders = sql.id(schema, "leaders");
+  return sql<{ node: string }>`
+    INSERT INTO ${leaders} AS l (name, node, elected_at, expires_at)
+    VALUES (${cleanupLeaseName(target)}, ${holder}, now(),
+      now() + ${ttlMs}::double precision * interval '1 millisecond')
+    ON CONFLICT (name) DO UPDATE SET
+      node = excluded.node,
+      elected_at = CASE WHEN l.node = excluded.node THEN l.elected_at ELSE now() END,
+      expires_at = excluded.expires_at
+    WHERE l.node = excluded.node OR l.expires_at <= now()
+    RETURNING l.node`;
 }
 
-/** Releases the target's session-level advisory lock. */
-export function unlockTarget(schema: string, target: string) {
-  return sql<{
-    unlocked: boolean;
-  }>`SELECT pg_advisory_unlock(${lockKey(schema, target)}) AS unlocked`;
+/** Gives up a cleanup run's lease if `holder` holds it. */
+export function releaseCleanupLease(schema: string, target: string, holder: string) {
+  return sql<{ node: string }>`
+    DELETE FROM ${sql.id(schema, "leaders")}
+    WHERE name = ${cleanupLeaseName(target)} AND node = ${holder}
+    RETURNING node`;
 }

@@ -28,17 +28,29 @@ export interface KyselyExecutor {
   executeQuery<R>(query: CompiledQuery<R>): Promise<{ rows: R[] }>;
 }
 
+/**
+ * A connection that takes SQL text with `$1`-style parameters and returns rows: how docket runs
+ * on the transactions of other clients (node-postgres, Drizzle, Knex, Prisma, TypeORM), each
+ * adapted to this one function (see db/transaction-adapters.ts).
+ *
+ * @example
+ * ```ts
+ * const executor = new TextExecutor(async (text, values) => (await client.query(text, values)).rows);
+ * await run(executor, selectJob(schema, id));
+ * ```
+ */
+export class TextExecutor {
+  /** @param query runs one statement on the caller's connection and returns its rows */
+  constructor(
+    readonly query: (text: string, values: readonly unknown[]) => Promise<readonly unknown[]>,
+  ) {}
+}
+
 /** A connection docket can run its statements on. */
-export type Executor = Sql | TransactionSql | KyselyExecutor;
+export type Executor = Sql | TransactionSql | KyselyExecutor | TextExecutor;
 
 function isKysely(executor: Executor): executor is KyselyExecutor {
   return typeof (executor as Partial<KyselyExecutor>).executeQuery === "function";
-}
-
-/** Tells whether a value looks like a postgres.js `sql` or a Kysely instance or transaction. */
-export function isExecutor(value: unknown): value is Executor {
-  if (typeof value === "function") return typeof (value as Partial<Sql>).unsafe === "function";
-  return typeof value === "object" && value !== null && isKysely(value as Executor);
 }
 
 /** Compiles a query once, for callers that run the same text many times. */
@@ -49,6 +61,9 @@ export function compile<R>(query: RawBuilder<R>): CompiledQuery<R> {
 /** Runs one statement and returns its rows. Statements are prepared by the driver. */
 export async function run<R>(executor: Executor, query: RawBuilder<R>): Promise<R[]> {
   const compiled = query.compile(compiler);
+  if (executor instanceof TextExecutor) {
+    return (await executor.query(compiled.sql, compiled.parameters)) as R[];
+  }
   if (isKysely(executor)) return (await executor.executeQuery(compiled)).rows;
   const params = compiled.parameters as never[];
   return (await executor.unsafe(compiled.sql, params, { prepare: true })) as unknown as R[];

@@ -27,11 +27,11 @@ export function selectQueueFlags(schema: string) {
     SELECT name, paused FROM ${sql.id(schema, "queues")} ORDER BY name`;
 }
 
-/** Leases that have not expired, by the database's clock. */
+/** Leadership leases that have not expired, by the database's clock (not cleanup runs'). */
 export function selectCurrentLeaders(schema: string) {
   return sql<{ name: string; node: string; elected_at: Date; expires_at: Date }>`
     SELECT name, node, elected_at, expires_at FROM ${sql.id(schema, "leaders")}
-    WHERE expires_at > now()
+    WHERE expires_at > now() AND name NOT LIKE 'cleanup:%'
     ORDER BY name`;
 }
 
