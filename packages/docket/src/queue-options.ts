@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Sql } from "postgres";
 import { z } from "zod";
+import { sessionOptionsShape } from "./db/session-options.js";
 import { cleanupOptionSchema } from "./cleanup/cleanup-options.js";
 import { cronOptionSchema } from "./cron/cron-options.js";
 import type { Logger } from "./logger.js";
@@ -86,6 +87,8 @@ export const queueOptionsSchema = z
     shutdownGrace: durationMs().default(15_000),
     maxArgsBytes: z.number().int().min(64).default(1_048_576),
     poolSize: z.number().int().min(2).max(1000).default(10),
+    // statementTimeout, lockTimeout: limits on docket's statements (db/session-options.ts).
+    ...sessionOptionsShape,
     logger: loggerSchema.optional(),
     /**
      * Testing mode (see docs/testing.md): "inline" performs each job at insert, without the

@@ -14,6 +14,7 @@ import { controlQueue } from "./control/control-sender.js";
 import { Cron } from "./cron/cron.js";
 import { resolveCronEntries } from "./cron/cron-options.js";
 import { createPool, settleArrayTypes } from "./db/connection.js";
+import { sessionParameters } from "./db/session-options.js";
 import { toJob } from "./db/job-row.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { ConfigError, InsertError, QueueStateError } from "./errors.js";
@@ -103,7 +104,9 @@ export class Queue extends EventEmitter<QueueEvents> {
     const { connection } = this.options;
     this.#ownsSql = typeof connection === "string";
     this.#sql =
-      typeof connection === "string" ? createPool(connection, this.options.poolSize) : connection;
+      typeof connection === "string"
+        ? createPool(connection, this.options.poolSize, sessionParameters(this.options))
+        : connection;
     this.#maintenance = new Maintenance({
       executor: this.#sql,
       options: this.options,

@@ -14,14 +14,20 @@ export function reconnectDelay(retries: number): number {
  * the console), connections are labelled `docket` in `pg_stat_activity`, and reconnects are
  * retried at least every second.
  */
-export function createPool(url: string, max: number): Sql {
+export function createPool(
+  url: string,
+  max: number,
+  parameters: Record<string, string> = {},
+): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
     backoff: reconnectDelay,
     // A connection attempt that hangs (a server half up, a dropped SYN) fails fast and is retried.
     connect_timeout: 10,
-    connection: { application_name: "docket" },
+    connection: { application_name: "docket", ...parameters },
+    // TCP keepalive probes after 5 s of silence (postgres.js's default is 60 s).
+    keep_alive: 5,
   });
 }
 
