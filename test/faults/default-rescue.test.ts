@@ -5,9 +5,9 @@
 // itself, for longer than the heartbeat timeout, is left alone.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Queue } from "../../packages/docket/src/index.js";
+import { type NodeProcess, startNode } from "../maintenance/support.js";
 import { useTestDatabase } from "../support/database.js";
 import { waitFor } from "../support/wait.js";
-import { type NodeProcess, startNode } from "../maintenance/support.js";
 
 const db = useTestDatabase();
 const nodes: NodeProcess[] = [];

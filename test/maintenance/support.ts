@@ -40,13 +40,16 @@ export async function startNode(
   name: string,
   url: string,
   options: Record<string, unknown>,
+  /** A command to run the node under, such as `ip netns exec <name>`. */
+  wrapper: string[] = [],
 ): Promise<NodeProcess> {
   if (!existsSync(built)) {
     throw new Error(
       "the maintenance tests run the built library: run `npx -y pnpm@10 run build` first",
     );
   }
-  const child = spawn(process.execPath, [fixture], {
+  const [command, ...args] = [...wrapper, process.execPath, fixture] as [string, ...string[]];
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       DATABASE_URL: url,

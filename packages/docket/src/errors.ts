@@ -120,6 +120,21 @@ export class QueueStateError extends DocketError {
   }
 }
 
+/**
+ * The database did not answer a statement in time: the connection went silent (a network cut,
+ * a host that vanished) rather than failing. Reported as a `queue:error`; the statement may
+ * still complete once the network comes back.
+ */
+export class DatabaseTimeoutError extends DocketError {
+  /** How long docket waited, in milliseconds. */
+  readonly waitedMs: number;
+
+  constructor(message: string, waitedMs: number) {
+    super("DATABASE_TIMEOUT", message);
+    this.waitedMs = waitedMs;
+  }
+}
+
 const retryableSqlStates = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected

@@ -52,6 +52,7 @@ export {
   CleanupLockedError,
   CleanupTargetNotFoundError,
   ConfigError,
+  DatabaseTimeoutError,
   DocketError,
   InsertError,
   isRetryableDatabaseError,

@@ -163,3 +163,8 @@ export async function cloneStandby(
 export async function removeData(...dirs: (string | undefined)[]): Promise<void> {
   for (const dir of dirs) if (dir) await rm(dir, { recursive: true, force: true });
 }
+
+/** Lets clients from `cidr` in (trust authentication): for a server listening beyond loopback. */
+export async function allowClients(dataDir: string, cidr: string): Promise<void> {
+  await writeFile(join(dataDir, "pg_hba.conf"), `host all all ${cidr} trust\n`, { flag: "a" });
+}

@@ -14,11 +14,7 @@ export function reconnectDelay(retries: number): number {
  * the console), connections are labelled `docket` in `pg_stat_activity`, and reconnects are
  * retried at least every second.
  */
-export function createPool(
-  url: string,
-  max: number,
-  parameters: Record<string, string> = {},
-): Sql {
+export function createPool(url: string, max: number, parameters: Record<string, string> = {}): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},

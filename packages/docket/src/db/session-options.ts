@@ -12,7 +12,10 @@ import { durationMs } from "../validation/duration.js";
 const maxSettingMs = 2_147_483_647;
 
 /** A limit in milliseconds, or `false` for none (PostgreSQL's 0). */
-const limit = z.union([z.literal(false), durationMs({ min: 1 }).pipe(z.number().max(maxSettingMs))]);
+const limit = z.union([
+  z.literal(false),
+  durationMs({ min: 1 }).pipe(z.number().max(maxSettingMs)),
+]);
 
 /** The keys of `new Queue(options)` that limit docket's statements. */
 export const sessionOptionsShape = {

@@ -95,6 +95,7 @@ export class Maintenance {
       schema,
       node,
       intervalMs: options.heartbeat.interval,
+      timeoutMs: options.heartbeat.timeout,
       queues: this.#config.queues,
       onError: onError("heartbeat"),
     });
