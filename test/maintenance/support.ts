@@ -48,7 +48,8 @@ export async function startNode(
       "the maintenance tests run the built library: run `npx -y pnpm@10 run build` first",
     );
   }
-  const [command, ...args] = [...wrapper, process.execPath, fixture] as [string, ...string[]];
+  const [command, ...args] = [...wrapper, process.execPath, fixture];
+  if (command === undefined) throw new Error("no command");
   const child = spawn(command, args, {
     env: {
       ...process.env,

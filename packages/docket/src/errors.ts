@@ -139,6 +139,10 @@ const retryableSqlStates = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected
   "55P03", // lock_not_available
+  // read_only_sql_transaction: a connection that landed on a standby during a failover (postgres.js's
+  // target_session_attrs=read-write does not tell a hot standby from a primary); once the standby
+  // is promoted the same connection can write.
+  "25006",
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now
