@@ -5,9 +5,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const fixture = fileURLToPath(new URL("../fixtures/maintenance-node.mjs", import.meta.url));
-const built = fileURLToPath(
-  new URL("../../packages/docket/dist/maintenance/lifeline.js", import.meta.url),
-);
+const built = fileURLToPath(new URL("../../packages/docket/dist/index.js", import.meta.url));
 
 /** One line a node printed, with the time the test received it. */
 export interface NodeLine {
@@ -42,13 +40,17 @@ export async function startNode(
   name: string,
   url: string,
   options: Record<string, unknown>,
+  /** A command to run the node under, such as `ip netns exec <name>`. */
+  wrapper: string[] = [],
 ): Promise<NodeProcess> {
   if (!existsSync(built)) {
     throw new Error(
       "the maintenance tests run the built library: run `npx -y pnpm@10 run build` first",
     );
   }
-  const child = spawn(process.execPath, [fixture], {
+  const [command, ...args] = [...wrapper, process.execPath, fixture];
+  if (command === undefined) throw new Error("no command");
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       DATABASE_URL: url,

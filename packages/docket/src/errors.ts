@@ -121,6 +121,21 @@ export class QueueStateError extends DocketError {
 }
 
 /**
+ * The database did not answer a statement in time: the connection went silent (a network cut,
+ * a host that vanished) rather than failing. Reported as a `queue:error`; the statement may
+ * still complete once the network comes back.
+ */
+export class DatabaseTimeoutError extends DocketError {
+  /** How long docket waited, in milliseconds. */
+  readonly waitedMs: number;
+
+  constructor(message: string, waitedMs: number) {
+    super("DATABASE_TIMEOUT", message);
+    this.waitedMs = waitedMs;
+  }
+}
+
+/**
  * The connection goes through a pooler that breaks something docket relies on: prepared
  * statements (SQLSTATE 26000 behind PgBouncer in transaction mode) or LISTEN. The message names
  * the option to set (see docs/poolers.md).
@@ -172,6 +187,10 @@ const retryableSqlStates = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected
   "55P03", // lock_not_available
+  // read_only_sql_transaction: a connection that landed on a standby during a failover (postgres.js's
+  // target_session_attrs=read-write does not tell a hot standby from a primary); once the standby
+  // is promoted the same connection can write.
+  "25006",
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now

@@ -59,6 +59,7 @@ export {
   CleanupLockedError,
   CleanupTargetNotFoundError,
   ConfigError,
+  DatabaseTimeoutError,
   DocketError,
   InsertError,
   isRetryableDatabaseError,

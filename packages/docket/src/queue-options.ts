@@ -4,6 +4,7 @@ import { z } from "zod";
 import { cleanupOptionSchema } from "./cleanup/cleanup-options.js";
 import { cronOptionSchema } from "./cron/cron-options.js";
 import { connectionOptionSchema, listenOptionSchema } from "./db/connection-options.js";
+import { sessionOptionsShape } from "./db/session-options.js";
 import type { Logger } from "./logger.js";
 import { maintenanceOptionsShape } from "./maintenance/maintenance-options.js";
 import { durationMs } from "./validation/duration.js";
@@ -75,6 +76,8 @@ export const queueOptionsSchema = z
     shutdownGrace: durationMs().default(15_000),
     maxArgsBytes: z.number().int().min(64).default(1_048_576),
     poolSize: z.number().int().min(2).max(1000).default(10),
+    // statementTimeout, lockTimeout: limits on docket's statements (db/session-options.ts).
+    ...sessionOptionsShape,
     logger: loggerSchema.optional(),
     /**
      * Testing mode (see docs/testing.md): "inline" performs each job at insert, without the

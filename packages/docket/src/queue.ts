@@ -16,6 +16,7 @@ import { settleArrayTypes } from "./db/connection.js";
 import { openListener, openPool } from "./db/connection-options.js";
 import type { Listener } from "./db/listen-connection.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
+import { sessionParameters } from "./db/session-options.js";
 import { ConfigError, explainPoolerError, InsertError, QueueStateError } from "./errors.js";
 import { QueueEventEmitter, type QueueEvents } from "./events.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
@@ -76,7 +77,7 @@ export class Queue extends QueueEventEmitter {
       this.insert(worker, args, insertOptions),
     );
     const { connection, listen } = this.options;
-    const pool = openPool(connection, this.options.poolSize);
+    const pool = openPool(connection, this.options.poolSize, sessionParameters(this.options));
     this.#ownsSql = pool.owned;
     this.#sql = pool.sql;
     this.#listener = openListener(listen, connection, pool.sql);

@@ -56,7 +56,7 @@ function emptyCounts(): Record<JobState, number> {
 
 /**
  * Reads the state of the queues of a schema: jobs per state, paused queues, the current leader
- * and the live producers (those whose heartbeat is younger than `heartbeatTimeout`, 30 seconds
+ * and the live producers (those whose heartbeat is younger than `heartbeatTimeout`, 10 seconds
  * unless given; use the nodes' `heartbeat.timeout`). Used by `docket status`.
  *
  * @example
@@ -71,7 +71,7 @@ export async function readStatus(
   options: { heartbeatTimeout?: Duration } = {},
 ): Promise<StatusReport> {
   checkIdentifier(schema, "schema");
-  const timeoutMs = parseDuration(options.heartbeatTimeout ?? 30);
+  const timeoutMs = parseDuration(options.heartbeatTimeout ?? 10);
   if (timeoutMs === undefined) {
     throw new ConfigError(
       `heartbeatTimeout ${JSON.stringify(options.heartbeatTimeout)} is not a duration`,

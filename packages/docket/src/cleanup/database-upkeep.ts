@@ -47,7 +47,19 @@ export interface DatabaseMaintenanceOptions {
 async function runUtility(sql: Sql, query: RawBuilder<unknown>): Promise<void> {
   const compiled = compile(query);
   if (compiled.parameters.length > 0) throw new Error("a utility statement cannot take parameters");
-  await sql.unsafe(compiled.sql).simple();
+  // VACUUM and REINDEX run as long as the tables need: docket's statementTimeout and
+  // lockTimeout are lifted on the connection for this statement, then restored.
+  const connection = await sql.reserve();
+  try {
+    await connection.unsafe("SET statement_timeout = 0; SET lock_timeout = 0").simple();
+    await connection.unsafe(compiled.sql).simple();
+  } finally {
+    await connection
+      .unsafe("RESET statement_timeout; RESET lock_timeout")
+      .simple()
+      .catch(() => undefined);
+    connection.release();
+  }
 }
 
 /**

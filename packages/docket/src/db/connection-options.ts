@@ -55,11 +55,17 @@ export type ListenOption = z.output<typeof listenOptionSchema>;
 export function openPool(
   connection: ConnectionOption,
   poolSize: number,
+  parameters: Record<string, string> = {},
 ): { sql: Sql; owned: boolean } {
-  if (typeof connection === "string") return { sql: createPool(connection, poolSize), owned: true };
+  if (typeof connection === "string") {
+    return { sql: createPool(connection, poolSize, { parameters }), owned: true };
+  }
   if (isSql(connection)) return { sql: connection, owned: false };
   const sql = createPool(connection.url, connection.max ?? poolSize, {
     prepare: connection.prepare,
+    // A pooler refuses startup parameters it does not know (PgBouncer: statement_timeout and
+    // the like); behind one, set them on the role instead (docs/poolers.md).
+    parameters: connection.prepare === false ? {} : parameters,
   });
   return { sql, owned: true };
 }

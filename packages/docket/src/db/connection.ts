@@ -14,7 +14,11 @@ export function reconnectDelay(retries: number): number {
  * the console), connections are labelled `docket` in `pg_stat_activity`, and reconnects are
  * retried at least every second.
  */
-export function createPool(url: string, max: number, options: { prepare?: boolean } = {}): Sql {
+export function createPool(
+  url: string,
+  max: number,
+  options: { prepare?: boolean; parameters?: Record<string, string> } = {},
+): Sql {
   return postgres(url, {
     max,
     // Off behind a pooler in transaction mode, where a prepared statement may be on another
@@ -24,7 +28,9 @@ export function createPool(url: string, max: number, options: { prepare?: boolea
     backoff: reconnectDelay,
     // A connection attempt that hangs (a server half up, a dropped SYN) fails fast and is retried.
     connect_timeout: 10,
-    connection: { application_name: "docket" },
+    connection: { application_name: "docket", ...options.parameters },
+    // TCP keepalive probes after 5 s of silence (postgres.js's default is 60 s).
+    keep_alive: 5,
   });
 }
 

@@ -167,7 +167,10 @@ export class Migrator {
     try {
       return (await this.#sql.begin(async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(hashtext(${this.#lockKey}))`;
-        await tx`SELECT set_config('search_path', quote_ident(${this.#schema}), true)`;
+        // Migrations may rewrite big tables and wait for locks: docket's session limits
+        // (statementTimeout, lockTimeout) are lifted for their transaction.
+        await tx`SELECT set_config('search_path', quote_ident(${this.#schema}), true),
+          set_config('statement_timeout', '0', true), set_config('lock_timeout', '0', true)`;
         return body(tx);
       })) as T;
     } catch (error) {

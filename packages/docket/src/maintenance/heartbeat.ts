@@ -1,4 +1,5 @@
 import type { Sql } from "postgres";
+import { DatabaseTimeoutError } from "../errors.js";
 import { run } from "../sql/executor.js";
 import {
   deleteNodeProducers,
@@ -14,6 +15,11 @@ export interface HeartbeatConfig {
   schema: string;
   node: string;
   intervalMs: number;
+  /**
+   * The heartbeat timeout: a beat still unanswered when the last one that succeeded is this old
+   * is reported as a {@link DatabaseTimeoutError}, and the next beat is tried beside it.
+   */
+  timeoutMs?: number;
   /** The node's running queues and their concurrency, read at every beat. */
   queues: () => HeartbeatRow[];
   onError: (error: unknown) => void;
@@ -40,13 +46,40 @@ export class Heartbeat {
     await this.beat();
     this.#timer = setInterval(() => {
       if (this.#beating) return;
-      this.#beating = this.beat()
+      this.#beating = this.#beatWithin()
         .catch((error: unknown) => this.#options.onError(error))
         .finally(() => {
           this.#beating = undefined;
         });
     }, this.#options.intervalMs);
     this.#timer.unref?.();
+  }
+
+  /**
+   * One beat that gives up waiting after `timeoutMs - intervalMs`: when the connection went
+   * silent (packets dropped), the node hears of it by the time others count it as gone, and
+   * the next beat is not held up behind the silent one.
+   */
+  #beatWithin(): Promise<void> {
+    const { timeoutMs, intervalMs } = this.#options;
+    if (timeoutMs === undefined) return this.beat();
+    const waitMs = Math.max(intervalMs, timeoutMs - intervalMs);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new DatabaseTimeoutError(
+              `the database did not answer this node's heartbeat in ${waitMs}ms; other nodes may rescue its jobs`,
+              waitMs,
+            ),
+          ),
+        waitMs,
+      );
+    });
+    const beat = this.beat();
+    beat.catch(() => undefined); // a late failure after the timeout was reported already
+    return Promise.race([beat, late]).finally(() => clearTimeout(timer));
   }
 
   /** Refreshes the rows of all this node's queues in one statement. */

@@ -18,15 +18,15 @@ export abstract class LeaderService<R> implements Plugin {
   /** How the loop runs on `context`: its interval and what it does with each result. */
   protected abstract loopOptions(
     context: PluginContext,
-  ): Omit<LeaderLoopOptions<R>, "name" | "run">;
+  ): Omit<LeaderLoopOptions<R>, "name" | "run"> & { run?: () => Promise<R> };
 
   /** Starts the loop: it runs on the leader only. */
   start(context: PluginContext): void {
     this.#context = context;
     this.#loop = new LeaderLoop(context, {
+      run: () => this.runOnce(context),
       ...this.loopOptions(context),
       name: this.name,
-      run: () => this.runOnce(context),
     });
   }
 

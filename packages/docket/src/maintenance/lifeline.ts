@@ -10,7 +10,7 @@ import {
 import type { RescueResult } from "./maintenance-results.js";
 import type { MaintenanceTarget, PluginContext } from "./plugin.js";
 
-const defaultHeartbeatTimeoutMs = 30_000;
+const defaultHeartbeatTimeoutMs = 10_000;
 
 /**
  * The built-in lifeline: takes back `executing` jobs whose producer is gone.
@@ -21,8 +21,9 @@ const defaultHeartbeatTimeoutMs = 30_000;
  * longer than `rescueAfter`. With `trustHeartbeats: false` only `rescueAfter` counts, as in Oban.
  *
  * A rescued job goes back to `available` with its attempt kept and `meta.rescued` counted, or to
- * `discarded` when it has no attempt left. The queue runs the lifeline on the leader every
- * `interval` and emits `maintenance:rescue` with each run's result.
+ * `discarded` when it has no attempt left. The queue runs the lifeline on the leader: the check
+ * for stopped producers every `heartbeatCheckInterval` (2 s), the full check, by time too, every
+ * `interval`; it emits `maintenance:rescue` with each run's result.
  *
  * @example
  * ```ts
@@ -63,8 +64,17 @@ export class Lifeline extends LeaderService<RescueResult> {
   }
 
   protected loopOptions(context: PluginContext) {
+    const { interval, heartbeatCheckInterval, trustHeartbeats } = this.options;
+    // Without trusted heartbeats there is nothing to check in between the time-based runs.
+    const tickMs = trustHeartbeats ? Math.min(interval, heartbeatCheckInterval) : interval;
+    let fullRunDueAt = 0;
     return {
-      intervalMs: this.options.interval,
+      intervalMs: tickMs,
+      run: () => {
+        const full = performance.now() >= fullRunDueAt;
+        if (full) fullRunDueAt = performance.now() + interval - tickMs / 2;
+        return this.#rescue(this.targetOf(context), !full);
+      },
       onResult: (result: RescueResult, durationMs: number) => {
         if (result.jobs.length > 0) {
           context.logger.warn("docket lifeline rescued jobs", {
@@ -81,11 +91,15 @@ export class Lifeline extends LeaderService<RescueResult> {
    * Rescues every orphaned job found now, in batches. Uses the started queue's database unless
    * `target` is given.
    */
-  async runOnce(given?: MaintenanceTarget): Promise<RescueResult> {
-    const target = this.targetOf(given);
+  runOnce(given?: MaintenanceTarget): Promise<RescueResult> {
+    return this.#rescue(this.targetOf(given), false);
+  }
+
+  async #rescue(target: MaintenanceTarget, heartbeatsOnly: boolean): Promise<RescueResult> {
     const { trustHeartbeats, rescueAfter, batchSize } = this.options;
     const criteria = {
       trustHeartbeats,
+      heartbeatsOnly,
       rescueAfterMs: rescueAfter,
       heartbeatTimeoutMs: target.heartbeatTimeoutMs ?? defaultHeartbeatTimeoutMs,
       limit: batchSize,

@@ -97,6 +97,7 @@ export class Maintenance {
       schema,
       node,
       intervalMs: options.heartbeat.interval,
+      timeoutMs: options.heartbeat.timeout,
       queues: () => running.heartbeatRows(),
       onError: onError("heartbeat"),
     });

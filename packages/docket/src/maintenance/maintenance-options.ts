@@ -17,7 +17,7 @@ export const leadershipOptionsSchema = z
      * How long a lease lasts without renewal. The leader renews it every third of this; after
      * a leader dies another node takes over within one `ttl`.
      */
-    ttl: durationMs({ min: 1000 }).default(15_000),
+    ttl: durationMs({ min: 1000 }).default(10_000),
   })
   .strict();
 
@@ -25,12 +25,12 @@ export const leadershipOptionsSchema = z
 export const heartbeatOptionsSchema = z
   .object({
     /** How often a node refreshes the rows of its queues in `producers`. */
-    interval: durationMs({ min: minLoopMs }).default(5_000),
+    interval: durationMs({ min: minLoopMs }).default(2_000),
     /**
      * A producer whose last heartbeat is older than this counts as gone: its jobs are rescued
      * and its row deleted. Must be at least twice `interval`, and the same on every node.
      */
-    timeout: durationMs({ min: 200 }).default(30_000),
+    timeout: durationMs({ min: 200 }).default(10_000),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -72,8 +72,14 @@ export const prunerOptionsSchema = z
 /** `lifeline`: rescues jobs left `executing` by a node that is gone. */
 export const lifelineOptionsSchema = z
   .object({
-    /** How often the leader looks for orphaned jobs. */
+    /** How often the leader looks for orphaned jobs by time (`rescueAfter`) as well. */
     interval: durationMs({ min: minLoopMs }).default(60_000),
+    /**
+     * How often the leader looks for the jobs of producers that stopped heartbeating (with
+     * `trustHeartbeats`): a crashed node's jobs come back within `heartbeat.timeout` plus this.
+     * One indexed statement over the `executing` jobs per run.
+     */
+    heartbeatCheckInterval: durationMs({ min: minLoopMs }).default(2_000),
     /**
      * Jobs executing longer than this are rescued when their producer cannot vouch for them:
      * always with `trustHeartbeats: false`, otherwise only jobs that record no node.

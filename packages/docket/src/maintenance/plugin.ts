@@ -70,6 +70,6 @@ export interface MaintenanceTarget {
   readonly executor: Sql;
   /** The schema holding docket's tables. */
   readonly schema: string;
-  /** See {@link PluginContext.heartbeatTimeoutMs}; defaults to 30 seconds. */
+  /** See {@link PluginContext.heartbeatTimeoutMs}; defaults to 10 seconds. */
   readonly heartbeatTimeoutMs?: number;
 }

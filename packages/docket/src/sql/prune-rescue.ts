@@ -77,6 +77,8 @@ export interface RescueCriteria {
   heartbeatTimeoutMs: number;
   rescueAfterMs: number;
   limit: number;
+  /** Only the jobs of producers that stopped heartbeating, not those rescued by time. */
+  heartbeatsOnly?: boolean;
 }
 
 function ago(ms: number) {
@@ -92,7 +94,9 @@ function ago(ms: number) {
  */
 function orphanReason(criteria: RescueCriteria) {
   const age = sql`(j.attempted_at IS NULL OR j.attempted_at < ${ago(criteria.rescueAfterMs)})`;
-  const byTime = sql`CASE WHEN ${age} THEN 'executing longer than rescueAfter' END`;
+  const byTime = criteria.heartbeatsOnly
+    ? sql`NULL::text`
+    : sql`CASE WHEN ${age} THEN 'executing longer than rescueAfter' END`;
   if (!criteria.trustHeartbeats) return byTime;
   const stale = ago(criteria.heartbeatTimeoutMs);
   return sql`CASE
