@@ -4,6 +4,7 @@ import type { Sql } from "postgres";
 import { z } from "zod";
 import { cleanupOptionSchema } from "./cleanup/cleanup-options.js";
 import { cronOptionSchema } from "./cron/cron-options.js";
+import { checkFlow, flowOptionsShape } from "./flow/flow-options.js";
 import type { Logger } from "./logger.js";
 import { maintenanceOptionsShape } from "./maintenance/maintenance-options.js";
 import { durationMs } from "./validation/duration.js";
@@ -28,6 +29,9 @@ const queueSchema = z.union([
     paused: false,
     pollInterval: undefined,
     prefetch: "auto" as const,
+    globalLimit: undefined,
+    rateLimit: undefined,
+    partition: undefined,
   })),
   z
     .object({
@@ -42,8 +46,11 @@ const queueSchema = z.union([
        * about 100 ms of the queue's recent throughput (at most 50 per slot, 1,000 in all).
        */
       prefetch: z.union([z.literal("auto"), z.number().int().min(0).max(10_000)]).default("auto"),
+      // globalLimit, rateLimit and partition: flow control across nodes (flow/flow-options.ts).
+      ...flowOptionsShape,
     })
-    .strict(),
+    .strict()
+    .superRefine(checkFlow),
 ]);
 
 const workerSchema = z.custom<AnyWorker>(

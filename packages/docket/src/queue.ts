@@ -18,6 +18,8 @@ import { toJob } from "./db/job-row.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { ConfigError, InsertError, QueueStateError } from "./errors.js";
 import type { QueueEvents } from "./events.js";
+import type { FlowOptions, ParsedFlowOptions } from "./flow/flow-options.js";
+import { type FlowContext, readQueueLimits, setQueueLimits } from "./flow/flow-store.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
@@ -355,6 +357,25 @@ export class Queue extends EventEmitter<QueueEvents> {
   }
 
   /**
+   * Sets a queue's flow limits (`globalLimit`, `rateLimit`, `partition`) on every node at once,
+   * kept across restarts; `{}` removes them, `null` goes back to this node's configured ones.
+   * Returns the limits now in force. See docs/flow-control.md.
+   *
+   * @example
+   * ```ts
+   * await queue.limitQueue("exports", { globalLimit: 3, partition: { limit: 1, by: { args: ["accountId"] } } });
+   * ```
+   */
+  limitQueue(name: string, limits: FlowOptions | null): Promise<ParsedFlowOptions | null> {
+    return this.#settle().then(() => setQueueLimits(this.#flowContext, name, limits));
+  }
+
+  /** The flow limits stored for a queue (null: none), periods in milliseconds. */
+  queueLimits(name: string): Promise<ParsedFlowOptions | null> {
+    return readQueueLimits(this.#flowContext, name);
+  }
+
+  /**
    * This node's view of one of its queues (null if it does not run it): whether it is paused,
    * its limit, and the jobs it holds (running or waiting for a slot).
    */
@@ -407,6 +428,11 @@ export class Queue extends EventEmitter<QueueEvents> {
   get #controlContext(): ControlContext {
     const { schema, node, queues } = this.options;
     return { sql: this.#sql, schema, node, producers: this.#producers, configured: queues };
+  }
+
+  get #flowContext(): FlowContext {
+    const { schema, queues } = this.options;
+    return { sql: this.#sql, schema, producers: this.#producers, configured: queues };
   }
 
   /** See {@link settleArrayTypes}: after the first query, reconnects skip a risky type fetch. */

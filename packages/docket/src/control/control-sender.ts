@@ -36,7 +36,7 @@ function checkLimit(limit: unknown): number | null {
  */
 export async function controlQueue(
   context: ControlContext,
-  message: Exclude<ControlMessage, { action: "cancel" }>,
+  message: Exclude<ControlMessage, { action: "cancel" | "limit" }>,
 ): Promise<void> {
   const call = `${message.action}Queue`;
   checkName(message.queue, call);
