@@ -120,6 +120,7 @@ DECLARE
   v_ids bigint[];
   v_last text;
 BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
   PERFORM pg_advisory_xact_lock(hashtext('docket.flow'), hashtext(p_queue));
   SELECT q.flow, q.flow_cursor, q.flow_changed_at INTO f, v_cursor, v_changed
   FROM queues q WHERE q.name = p_queue;

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const fixture = fileURLToPath(new URL("../fixtures/maintenance-node.mjs", import.meta.url));
-const built = fileURLToPath(new URL("../../packages/docket/dist/lifeline.js", import.meta.url));
+const built = fileURLToPath(new URL("../../packages/docket/dist/index.js", import.meta.url));
 
 /** One line a node printed, with the time the test received it. */
 export interface NodeLine {

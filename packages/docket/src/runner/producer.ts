@@ -297,6 +297,8 @@ export class Producer {
     this.#claimed.delete(job.id);
     this.#countCompletion();
     this.#store(job, outcome, { queueTimeMs, durationMs });
+    // A limited queue counts this job against its limits until its outcome is stored, so it
+    // fetches again then too (see #store), in case this fetch finds the limit still taken.
     this.wake();
   }
 
@@ -346,7 +348,7 @@ export class Producer {
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
     const { acker, emit, listens } = this.#options;
     acker.push(toAckRow(job, outcome), (state) => {
-      if (this.#waitingForAcks) {
+      if (this.#waitingForAcks || this.#limited) {
         this.#waitingForAcks = false;
         this.wake();
       }
