@@ -23,7 +23,9 @@ const work = defineWorker<{ blockOn?: string }>({
     most = Math.max(most, running);
     try {
       if (job.args.blockOn === job.attemptedBy) {
-        await new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+        await new Promise((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason)),
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 2));
     } finally {
@@ -48,13 +50,19 @@ describe("flow limits at run time", () => {
     expect(await admin.limitQueue("work", { globalLimit: 2 })).toEqual({ globalLimit: 2 });
     most = 0;
     // Inserted right away: claims before the nodes hear of the change must not pass it either.
-    await admin.insertMany(work, Array.from({ length: 300 }, () => ({})));
+    await admin.insertMany(
+      work,
+      Array.from({ length: 300 }, () => ({})),
+    );
     await waitFor(async () => (await completed()) === 300, { timeoutMs: 30_000 });
     expect(most).toBe(2);
 
     expect(await admin.limitQueue("work", {})).toBeNull();
     most = 0;
-    await admin.insertMany(work, Array.from({ length: 300 }, () => ({})));
+    await admin.insertMany(
+      work,
+      Array.from({ length: 300 }, () => ({})),
+    );
     await waitFor(async () => (await completed()) === 600, { timeoutMs: 30_000 });
     expect(most).toBeGreaterThan(2);
 
@@ -71,7 +79,9 @@ describe("flow limits at run time", () => {
     expect(await restarted.limitQueue("work", null)).toEqual({ globalLimit: 4 });
   });
 
-  test("a graceful stop gives its slots of a global limit back at once", { timeout: 30_000 }, async () => {
+  test("a graceful stop gives its slots of a global limit back at once", {
+    timeout: 30_000,
+  }, async () => {
     const options = {
       queues: { work: { limit: 2, globalLimit: 2 } },
       workers: [work],
