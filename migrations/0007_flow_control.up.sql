@@ -119,9 +119,16 @@ DECLARE
   v_keys text[];
   v_ids bigint[];
   v_last text;
+  v_now timestamptz;
 BEGIN
+  -- The lock is held until commit: release it once the commit is written, not flushed (a
+  -- server crash may undo the last moments of claims, whose jobs then run again).
   PERFORM set_config('synchronous_commit', 'off', true);
   PERFORM pg_advisory_xact_lock(hashtext('docket.flow'), hashtext(p_queue));
+  -- The time of this claim, read once the lock is held (now() is when the transaction began,
+  -- possibly before a claim that took the lock first): claims of a queue get increasing times,
+  -- so a rate window never goes back.
+  v_now := clock_timestamp();
   SELECT q.flow, q.flow_cursor, q.flow_changed_at INTO f, v_cursor, v_changed
   FROM queues q WHERE q.name = p_queue;
   IF f IS NULL THEN
@@ -142,7 +149,7 @@ BEGIN
     END IF;
     IF v_allowed IS NOT NULL THEN
       -- Fixed windows aligned on the epoch, by the database's clock: every node agrees.
-      v_window := to_timestamp(floor(extract(epoch FROM now()) * 1000 / v_period) * v_period / 1000);
+      v_window := to_timestamp(floor(extract(epoch FROM v_now) * 1000 / v_period) * v_period / 1000);
       IF NOT v_rate_keyed THEN
         SELECT r.count INTO v_used FROM flow_rates r
         WHERE r.queue = p_queue AND r.key = '' AND r.window_start = v_window;
@@ -243,7 +250,7 @@ BEGIN
   -- so a job cancelled or taken meanwhile is skipped.
   RETURN QUERY
   WITH claimed AS (
-    UPDATE jobs j SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(),
+    UPDATE jobs j SET state = 'executing', attempt = j.attempt + 1, attempted_at = coalesce(v_now, now()),
       attempted_by = p_node,
       partition_key = CASE WHEN f IS NULL THEN j.partition_key
         ELSE coalesce(j.partition_key, flow_partition_key(v_by, j.worker, j.args)) END
@@ -256,8 +263,9 @@ BEGIN
     GROUP BY 2
     ON CONFLICT (queue, key) DO UPDATE SET
       count = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.count + EXCLUDED.count
+        WHEN r.window_start > EXCLUDED.window_start THEN r.count
         ELSE EXCLUDED.count END,
-      window_start = EXCLUDED.window_start
+      window_start = greatest(r.window_start, EXCLUDED.window_start)
   )
   SELECT * FROM claimed;
 END
