@@ -21,7 +21,8 @@ beforeAll(async () => {
     ) AS v(queue, state)`;
   await db.sql`INSERT INTO docket.queues (name, paused) VALUES ('mailers', true), ('reports', false)`;
   await db.sql`
-    UPDATE docket.queues SET flow = ${{ globalLimit: 3, rateLimit: { allowed: 100, periodMs: 60_000, partitioned: false } }}::jsonb
+    UPDATE docket.queues
+    SET flow = '{"globalLimit": 3, "rateLimit": {"allowed": 100, "periodMs": 60000, "partitioned": false}}'::jsonb
     WHERE name = 'reports'`;
   await db.sql`
     INSERT INTO docket.leaders (name, node, elected_at, expires_at)

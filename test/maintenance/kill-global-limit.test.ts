@@ -34,9 +34,13 @@ test("a killed node's share of a global limit comes back within the rescue time"
     Array.from({ length: 3 }, () => ({ blockOn: "node-a" })),
     { queue: "work" },
   );
-  await waitFor(() => count(db.sql`SELECT count(*)::int AS n FROM runs WHERE node = 'node-a'`) .then((n) => n === 3), {
-    what: "node-a to hold all three slots",
-  });
+  await waitFor(
+    () =>
+      count(db.sql`SELECT count(*)::int AS n FROM runs WHERE node = 'node-a'`).then((n) => n === 3),
+    {
+      what: "node-a to hold all three slots",
+    },
+  );
   const b = await startNode("node-b", db.url, options);
   nodes.push(b);
   await inserter.insertMany(
@@ -62,13 +66,15 @@ test("a killed node's share of a global limit comes back within the rescue time"
   );
   const elapsedMs = Date.now() - killedAt;
   // Before the rescue node-b ran nothing: node-a's three jobs held the whole limit.
-  const [first] = await db.sql<{ at: Date }[]>`SELECT min(at) AS at FROM runs WHERE node = 'node-b'`;
+  const [first] = await db.sql<
+    { at: Date }[]
+  >`SELECT min(at) AS at FROM runs WHERE node = 'node-b'`;
   expect(first?.at.getTime()).toBeGreaterThanOrEqual(killedAt - 1_000);
-  expect(
-    await count(db.sql`SELECT count(*)::int AS n FROM runs WHERE node = 'node-b'`),
-  ).toBe(6);
+  expect(await count(db.sql`SELECT count(*)::int AS n FROM runs WHERE node = 'node-b'`)).toBe(6);
   const boundMs = (fastMaintenance.heartbeat.timeout + fastMaintenance.lifeline.interval) * 1000;
-  console.log(`[flow] SIGKILL to the killed node's global share used elsewhere: ${elapsedMs}ms (bound ${boundMs}ms)`);
+  console.log(
+    `[flow] SIGKILL to the killed node's global share used elsewhere: ${elapsedMs}ms (bound ${boundMs}ms)`,
+  );
   expect(elapsedMs).toBeLessThan(boundMs + 3_000); // slack for a loaded machine
   expect(await b.stop()).toBe(0);
 });
