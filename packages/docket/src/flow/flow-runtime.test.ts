@@ -94,15 +94,37 @@ describe("flow limits at run time", () => {
     const b = makeQueue({ ...options, node: "node-b" });
     await b.start();
     await b.insertMany(work, [{}, {}, {}]);
-    const [held] = await db.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM docket.jobs WHERE state = 'executing'`;
-    expect(held?.n).toBe(2);
-    expect(await completed()).toBe(0);
+    // node-b polls every 0.2 s: over a second the global limit leaves it nothing.
+    const until = Date.now() + 1_000;
+    while (Date.now() < until) {
+      const rows = await db.sql<{ state: string; n: number }[]>`
+        SELECT state::text, count(*)::int AS n FROM docket.jobs GROUP BY 1 ORDER BY 1`;
+      expect(rows).toEqual([
+        { state: "available", n: 3 },
+        { state: "executing", n: 2 },
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await a.stop({ grace: 0.1 });
     await waitFor(async () => (await completed()) === 5, { what: "node-b to run all five" });
     const rows = await db.sql<{ attempted_by: string }[]>`
       SELECT DISTINCT attempted_by FROM docket.jobs`;
     expect(rows).toEqual([{ attempted_by: "node-b" }]);
+  });
+
+  test("a node that has not heard of new limits claims nothing past them", async () => {
+    const node = makeQueue({ queues: { work: 5 }, workers: [work] });
+    await node.start();
+    // Stored without the NOTIFY that limitQueue sends: the node still claims as if unlimited.
+    await db.sql`UPDATE docket.queues SET flow = '{"globalLimit": 1}'::jsonb WHERE name = 'work'`;
+    await node.insertMany(work, [{}, {}, {}]);
+    const until = Date.now() + 1_000;
+    while (Date.now() < until) {
+      const rows = await db.sql<{ state: string; n: number }[]>`
+        SELECT state::text, count(*)::int AS n FROM docket.jobs GROUP BY 1`;
+      expect(rows).toEqual([{ state: "available", n: 3 }]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   test("bad limits fail fast with the option's name", async () => {
