@@ -370,7 +370,14 @@ export class Queue extends EventEmitter<QueueEvents> {
     return this.#settle().then(() => setQueueLimits(this.#flowContext, name, limits));
   }
 
-  /** The flow limits stored for a queue (null: none), periods in milliseconds. */
+  /**
+   * The flow limits stored for a queue (null: none), periods in milliseconds.
+   *
+   * @example
+   * ```ts
+   * const limits = await queue.queueLimits("exports"); // { globalLimit: 3 } or null
+   * ```
+   */
   queueLimits(name: string): Promise<ParsedFlowOptions | null> {
     return readQueueLimits(this.#flowContext, name);
   }

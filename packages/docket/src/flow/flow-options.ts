@@ -23,7 +23,14 @@ const partitionBySchema = z
     message: "must name worker: true, args: [...] or both",
   });
 
-/** A partition key definition, as given in `partition.by` or `rateLimit.partition.by`. */
+/**
+ * A partition key definition, as given in `partition.by` or `rateLimit.partition.by`.
+ *
+ * @example
+ * ```ts
+ * const by: PartitionBy = { worker: true, args: ["accountId"] };
+ * ```
+ */
 export type PartitionBy = z.output<typeof partitionBySchema>;
 
 /** The flow options of a queue, spread into the queue's own object schema. */
@@ -49,14 +56,29 @@ export const flowOptionsShape = {
     .optional(),
 };
 
-/** Flow options as given (durations as seconds or strings). */
+/**
+ * Flow options of a queue as given (durations as seconds or strings), in `queues.<name>` or
+ * to `limitQueue`.
+ *
+ * @example
+ * ```ts
+ * const limits: FlowOptions = { globalLimit: 3, rateLimit: { allowed: 100, period: "1m" } };
+ * ```
+ */
 export interface FlowOptions {
   globalLimit?: number;
   rateLimit?: { allowed: number; period: number | string; partition?: { by: PartitionBy } };
   partition?: { limit: number; by: PartitionBy };
 }
 
-/** Flow options after parsing: the period in milliseconds. */
+/**
+ * Flow options after parsing: the period in milliseconds (what `queueLimits` returns).
+ *
+ * @example
+ * ```ts
+ * const limits: ParsedFlowOptions | null = await queue.queueLimits("exports");
+ * ```
+ */
 export interface ParsedFlowOptions {
   globalLimit?: number | undefined;
   rateLimit?: { allowed: number; period: number; partition?: { by: PartitionBy } | undefined };
