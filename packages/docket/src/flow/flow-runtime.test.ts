@@ -127,6 +127,28 @@ describe("flow limits at run time", () => {
     }
   });
 
+  test("jobs inserted before and after a partition, unique or not, carry their key and run", async () => {
+    const unique = defineWorker<{ accountId: string }>({
+      name: "flow.unique",
+      queue: "work",
+      unique: { keys: ["accountId"] },
+      perform: () => {},
+    });
+    const early = makeQueue();
+    await early.insert(unique, { accountId: "a" }); // before the queue had limits: no key
+    const node = makeQueue({
+      queues: { work: { limit: 2, partition: { limit: 1, by: { args: ["accountId"] } } } },
+      workers: [unique, work],
+    });
+    await node.start();
+    await node.insert(unique, { accountId: "b" });
+    await node.insert(work, {});
+    const keys = await db.sql<{ key: string | null }[]>`
+      SELECT partition_key AS key FROM docket.jobs ORDER BY id`;
+    expect(keys.map((k) => k.key)).toEqual(['["a"]', '["b"]', "[null]"]);
+    await waitFor(async () => (await completed()) === 3, { what: "all three to run" });
+  });
+
   test("bad limits fail fast with the option's name", async () => {
     const admin = makeQueue();
     await expect(admin.limitQueue("work", { globalLimit: 0 })).rejects.toThrow(
