@@ -149,6 +149,36 @@ describe("flow limits at run time", () => {
     await waitFor(async () => (await completed()) === 3, { what: "all three to run" });
   });
 
+  test("a rate limit per partition counts each key's starts on its own", async () => {
+    const nodes = [1, 2].map(() =>
+      makeQueue({
+        queues: {
+          work: {
+            limit: 5,
+            rateLimit: { allowed: 5, period: "1h", partition: { by: { args: ["accountId"] } } },
+          },
+        },
+        workers: [work],
+      }),
+    );
+    await Promise.all(nodes.map((n) => n.start()));
+    for (const accountId of ["a", "b", "c"]) {
+      await nodes[0]?.insertMany(
+        work,
+        Array.from({ length: 10 }, () => ({ accountId }) as { blockOn?: string }),
+      );
+    }
+    await waitFor(async () => (await completed()) >= 15, { what: "five jobs of each account" });
+    // Grouped by hour as the windows are, so that a test that straddles an hour still holds.
+    const rows = await db.sql<{ account: string; n: number }[]>`
+      SELECT args->>'accountId' AS account, count(*)::int AS n FROM docket.jobs
+      WHERE state <> 'available'
+      GROUP BY 1, date_trunc('hour', attempted_at) ORDER BY 1`;
+    expect(rows.length).toBeGreaterThanOrEqual(3);
+    for (const row of rows) expect(row.n).toBeLessThanOrEqual(5);
+    expect(new Set(rows.map((r) => r.account))).toEqual(new Set(["a", "b", "c"]));
+  });
+
   test("bad limits fail fast with the option's name", async () => {
     const admin = makeQueue();
     await expect(admin.limitQueue("work", { globalLimit: 0 })).rejects.toThrow(
