@@ -5,7 +5,14 @@ export const systemNames = ["docket", "graphile-worker", "pg-boss"] as const;
 export type SystemName = (typeof systemNames)[number];
 
 /** The scenarios a run can include. */
-export const scenarioNames = ["throughput", "latency", "pgbench", "pruning", "rescue"] as const;
+export const scenarioNames = [
+  "throughput",
+  "latency",
+  "pgbench",
+  "pruning",
+  "rescue",
+  "flow",
+] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 /** A parsed benchmark configuration. */

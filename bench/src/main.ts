@@ -10,6 +10,7 @@ import { type BenchConfig, readConfig, type SystemName } from "./config.js";
 import { createDatabase, dropDatabase, startBenchServer } from "./postgres-server.js";
 import { buildRows, formatMarkdown, formatTable, type Sample } from "./report.js";
 import { runTrial, startTrial } from "./run-trial.js";
+import type { FlowResult, FlowVariant } from "./scenarios/flow.js";
 import type { LatencyResult } from "./scenarios/latency.js";
 import { findPgbench, type PgbenchResult } from "./scenarios/pgbench.js";
 import type { PruningResult } from "./scenarios/pruning.js";
@@ -91,6 +92,84 @@ async function throughputTrials(config: BenchConfig, adminUrl: string, round: nu
         integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
       });
     }
+  }
+}
+
+/**
+ * Flow control on four docket nodes: no limits and a global limit equal to the sum of the local
+ * limits (interleaved; no-op, 10 ms and 50 ms jobs), then rate-limit accuracy and fairness.
+ */
+async function flowTrials(config: BenchConfig, adminUrl: string, round: number) {
+  const concurrency = config.concurrency[config.concurrency.length - 1] ?? 40;
+  const c = `4 nodes, ${concurrency} in all`;
+  const trials: { variant: FlowVariant; jobMs: number }[] = [
+    ...rotated(["plain", "global"] as const, round).flatMap((variant) =>
+      [0, 10, 50].map((jobMs) => ({ variant, jobMs })),
+    ),
+    { variant: "rate", jobMs: 0 },
+    { variant: "fairness", jobMs: 0 },
+  ];
+  for (const { variant, jobMs } of trials) {
+    const label = `r${round + 1} flow ${variant} ${jobMs}ms`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const r = await runTrial<FlowResult>({
+        kind: "flow",
+        url,
+        variant,
+        jobs: config.jobs,
+        concurrency,
+        jobMs,
+      });
+      const job = jobMs === 0 ? "no-op jobs" : `${jobMs} ms jobs`;
+      if (variant === "plain")
+        add(`flow: no limits, ${job}, jobs/s (${c})`, "docket", round, r.jobsPerSec ?? 0);
+      if (variant === "global") {
+        add(
+          `flow: globalLimit ${concurrency}, ${job}, jobs/s (${c})`,
+          "docket",
+          round,
+          r.jobsPerSec ?? 0,
+        );
+        add(
+          `flow: globalLimit ${concurrency}, ${job}, most executing`,
+          "docket",
+          round,
+          r.mostExecuting ?? 0,
+          true,
+        );
+      }
+      if (variant === "rate") {
+        add(
+          "flow: rateLimit 200/1s, most starts in a window",
+          "docket",
+          round,
+          r.mostPerWindow ?? 0,
+          true,
+        );
+        add(
+          "flow: rateLimit 200/1s, median starts per full window",
+          "docket",
+          round,
+          r.medianPerWindow ?? 0,
+        );
+      }
+      if (variant === "fairness") {
+        add(
+          "flow: partition, big-key jobs started before the small key's 10",
+          "docket",
+          round,
+          r.bigStartedBefore ?? 0,
+          true,
+        );
+        add(
+          "flow: partition, ms to the small key's last start",
+          "docket",
+          round,
+          r.smallDoneMs ?? 0,
+          true,
+        );
+      }
+    });
   }
 }
 
@@ -234,6 +313,7 @@ async function main(): Promise<void> {
       if (config.scenarios.includes("latency")) await latencyTrials(config, server.adminUrl, round);
       if (config.scenarios.includes("pruning")) await pruningTrials(config, server.adminUrl, round);
       if (config.scenarios.includes("rescue")) await rescueTrials(config, server.adminUrl, round);
+      if (config.scenarios.includes("flow")) await flowTrials(config, server.adminUrl, round);
     }
 
     const rows = buildRows(samples, lowerIsBetter);

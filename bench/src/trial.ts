@@ -3,6 +3,7 @@
 // the child answers with the result and exits.
 
 import type { SystemName } from "./config.js";
+import { type FlowVariant, runFlow } from "./scenarios/flow.js";
 import { runLatency } from "./scenarios/latency.js";
 import { runPgbench } from "./scenarios/pgbench.js";
 import { runPruning } from "./scenarios/pruning.js";
@@ -23,7 +24,15 @@ export type TrialRequest =
     }
   | { kind: "pgbench"; url: string; jobs: number; batch: number; clients: number }
   | { kind: "pruning"; url: string; rows: number; liveJobs: number; withPruner: boolean }
-  | { kind: "rescue-node"; system: SystemName; url: string; role: "victim" | "rescuer" };
+  | { kind: "rescue-node"; system: SystemName; url: string; role: "victim" | "rescuer" }
+  | {
+      kind: "flow";
+      url: string;
+      variant: FlowVariant;
+      jobs: number;
+      concurrency: number;
+      jobMs?: number;
+    };
 
 /** Messages a trial process sends to its parent. */
 export type TrialMessage =
@@ -50,6 +59,8 @@ async function handle(request: TrialRequest): Promise<unknown> {
     }
     case "pgbench":
       return runPgbench(request);
+    case "flow":
+      return runFlow(request);
     case "pruning":
       return runPruning(request);
     case "rescue-node":

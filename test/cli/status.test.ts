@@ -21,6 +21,10 @@ beforeAll(async () => {
     ) AS v(queue, state)`;
   await db.sql`INSERT INTO docket.queues (name, paused) VALUES ('mailers', true), ('reports', false)`;
   await db.sql`
+    UPDATE docket.queues
+    SET flow = '{"globalLimit": 3, "rateLimit": {"allowed": 100, "periodMs": 60000, "partitioned": false}}'::jsonb
+    WHERE name = 'reports'`;
+  await db.sql`
     INSERT INTO docket.leaders (name, node, elected_at, expires_at)
     VALUES ('docket', 'node-a', now(), now() + interval '1 minute')`;
   await db.sql`
@@ -52,6 +56,11 @@ describe("docket status", () => {
         discarded: 0,
         cancelled: 0,
       },
+      limits: null,
+    });
+    expect(byName.reports.limits).toEqual({
+      globalLimit: 3,
+      rateLimit: { allowed: 100, period: 60_000 },
     });
     expect(byName.mailers.paused).toBe(true);
     expect(byName.mailers.counts).toMatchObject({ retryable: 1, discarded: 1 });
@@ -73,7 +82,8 @@ describe("docket status", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("leader: node-a");
     expect(result.stdout).toMatch(/^QUEUE\s+PAUSED\s+AVAILABLE\s+SCHEDULED\s+EXECUTING/m);
-    expect(result.stdout).toMatch(/^mailers\s+yes\s+0\s+0\s+0\s+1\s+0\s+1\s+0$/m);
+    expect(result.stdout).toMatch(/^mailers\s+yes\s+0\s+0\s+0\s+1\s+0\s+1\s+0\s+-$/m);
+    expect(result.stdout).toMatch(/^reports\s+no(\s+0){7}\s+global 3, rate 100\/1m$/m);
     expect(result.stdout).toMatch(/^node-a\s+default\s+10\s+/m);
     expect(result.stdout).not.toContain("node-gone");
   });

@@ -71,6 +71,8 @@ export {
   QueueStateError,
 } from "./errors.js";
 export { type AttemptTiming, QueueEventEmitter, type QueueEvents } from "./events.js";
+export { describeLimits } from "./flow/describe-limits.js";
+export type { FlowOptions, ParsedFlowOptions, PartitionBy } from "./flow/flow-options.js";
 export type { InsertOptions } from "./insert/insert-options.js";
 export type { ResolvedUniqueOptions, UniqueField } from "./insert/unique-options.js";
 export type { Logger } from "./logger.js";

@@ -5,6 +5,7 @@ import { cleanupOptionSchema } from "./cleanup/cleanup-options.js";
 import { cronOptionSchema } from "./cron/cron-options.js";
 import { connectionOptionSchema, listenOptionSchema } from "./db/connection-options.js";
 import { sessionOptionsShape } from "./db/session-options.js";
+import { checkFlow, flowOptionsShape } from "./flow/flow-options.js";
 import type { Logger } from "./logger.js";
 import { maintenanceOptionsShape } from "./maintenance/maintenance-options.js";
 import { durationMs } from "./validation/duration.js";
@@ -29,6 +30,9 @@ const queueSchema = z.union([
     paused: false,
     pollInterval: undefined,
     prefetch: "auto" as const,
+    globalLimit: undefined,
+    rateLimit: undefined,
+    partition: undefined,
   })),
   z
     .object({
@@ -43,8 +47,11 @@ const queueSchema = z.union([
        * about 100 ms of the queue's recent throughput (at most 50 per slot, 1,000 in all).
        */
       prefetch: z.union([z.literal("auto"), z.number().int().min(0).max(10_000)]).default("auto"),
+      // globalLimit, rateLimit and partition: flow control across nodes (flow/flow-options.ts).
+      ...flowOptionsShape,
     })
-    .strict(),
+    .strict()
+    .superRefine(checkFlow),
 ]);
 
 const workerSchema = z.custom<AnyWorker>(isWorker, "must be a worker made by defineWorker()");

@@ -19,6 +19,8 @@ import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { sessionParameters } from "./db/session-options.js";
 import { ConfigError, explainPoolerError, InsertError, QueueStateError } from "./errors.js";
 import { QueueEventEmitter, type QueueEvents } from "./events.js";
+import type { FlowOptions, ParsedFlowOptions } from "./flow/flow-options.js";
+import { type FlowContext, readQueueLimits, setQueueLimits } from "./flow/flow-store.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
 import { type QueueInternals, queueInternals } from "./internals.js";
@@ -331,6 +333,32 @@ export class Queue extends QueueEventEmitter {
   }
 
   /**
+   * Sets a queue's flow limits (`globalLimit`, `rateLimit`, `partition`) on every node at once,
+   * kept across restarts; `{}` removes them, `null` goes back to this node's configured ones.
+   * Returns the limits now in force. See docs/flow-control.md.
+   *
+   * @example
+   * ```ts
+   * await queue.limitQueue("exports", { globalLimit: 3, partition: { limit: 1, by: { args: ["accountId"] } } });
+   * ```
+   */
+  limitQueue(name: string, limits: FlowOptions | null): Promise<ParsedFlowOptions | null> {
+    return this.#settle().then(() => setQueueLimits(this.#flowContext, name, limits));
+  }
+
+  /**
+   * The flow limits stored for a queue (null: none), periods in milliseconds.
+   *
+   * @example
+   * ```ts
+   * const limits = await queue.queueLimits("exports"); // { globalLimit: 3 } or null
+   * ```
+   */
+  queueLimits(name: string): Promise<ParsedFlowOptions | null> {
+    return readQueueLimits(this.#flowContext, name);
+  }
+
+  /**
    * This node's view of one of its queues (null if it does not run it): whether it is paused,
    * its limit, and the jobs it holds (running or waiting for a slot).
    */
@@ -383,6 +411,16 @@ export class Queue extends QueueEventEmitter {
       schema,
       node,
       producers: new Map(),
+      configured: queues,
+    };
+  }
+
+  get #flowContext(): FlowContext {
+    const { schema, queues } = this.options;
+    return {
+      sql: this.#sql,
+      schema,
+      producers: this.#runner?.producers ?? new Map(),
       configured: queues,
     };
   }

@@ -1,5 +1,12 @@
 import type { Command } from "commander";
-import { type Duration, jobStates, Migrator, readStatus, type StatusReport } from "docket";
+import {
+  type Duration,
+  describeLimits,
+  jobStates,
+  Migrator,
+  readStatus,
+  type StatusReport,
+} from "docket";
 import {
   type CommonOptions,
   commandContext,
@@ -35,11 +42,12 @@ function render(report: StatusReport, pending: string[]): string[] {
   else {
     lines.push(
       ...table(
-        ["QUEUE", "PAUSED", ...jobStates.map((s) => s.toUpperCase())],
+        ["QUEUE", "PAUSED", ...jobStates.map((s) => s.toUpperCase()), "LIMITS"],
         report.queues.map((q) => [
           q.name,
           q.paused ? "yes" : "no",
           ...jobStates.map((s) => String(q.counts[s])),
+          describeLimits(q.limits),
         ]),
       ),
     );

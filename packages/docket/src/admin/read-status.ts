@@ -1,5 +1,7 @@
 import { ConfigError, MigrationError } from "../errors.js";
+import { flowFromStored, type ParsedFlowOptions, type StoredFlow } from "../flow/flow-options.js";
 import { type Executor, run } from "../sql/executor.js";
+import { selectQueueFlows } from "../sql/flow.js";
 import {
   countJobsByQueueAndState,
   selectCurrentLeaders,
@@ -18,6 +20,11 @@ export interface QueueSummary {
   paused: boolean;
   /** Jobs of the queue in each state. */
   counts: Record<JobState, number>;
+  /**
+   * The flow limits in force for the whole cluster (docs/flow-control.md), periods in
+   * milliseconds; null when the queue has none.
+   */
+  limits: ParsedFlowOptions | null;
 }
 
 /** A lease that has not expired: its holder is the leader for `name`. */
@@ -48,7 +55,7 @@ export interface StatusReport {
   missingTables: string[];
 }
 
-const optionalTables = ["queues", "leaders", "producers"] as const;
+const optionalTables = ["queues", "leaders", "producers", "flow_rates"] as const;
 
 function emptyCounts(): Record<JobState, number> {
   return Object.fromEntries(jobStates.map((state) => [state, 0])) as Record<JobState, number>;
@@ -87,18 +94,19 @@ export async function readStatus(
       `schema "${schema}" has no jobs table: run the migrations first (docket migrate)`,
     );
   }
-  const [counts, flags, leaders, producers] = await Promise.all([
+  const [counts, flags, leaders, producers, flows] = await Promise.all([
     run(executor, countJobsByQueueAndState(schema)),
     present.has("queues") ? run(executor, selectQueueFlags(schema)) : [],
     present.has("leaders") ? run(executor, selectCurrentLeaders(schema)) : [],
     present.has("producers") ? run(executor, selectLiveProducers(schema, timeoutMs)) : [],
+    present.has("flow_rates") ? run(executor, selectQueueFlows(schema)) : [],
   ]);
 
   const queues = new Map<string, QueueSummary>();
   const queue = (name: string) => {
     let summary = queues.get(name);
     if (!summary) {
-      summary = { name, paused: false, counts: emptyCounts() };
+      summary = { name, paused: false, counts: emptyCounts(), limits: null };
       queues.set(name, summary);
     }
     return summary;
@@ -106,6 +114,7 @@ export async function readStatus(
   for (const row of counts) queue(row.queue).counts[row.state] = Number(row.count);
   for (const row of flags) queue(row.name).paused = row.paused;
   for (const row of producers) queue(row.queue);
+  for (const row of flows) queue(row.name).limits = flowFromStored(row.flow as StoredFlow);
 
   return {
     schema,

@@ -69,6 +69,7 @@ export class ControlListener {
     const producer = this.#context.producers.get(row.name);
     if (!producer) return;
     if (row.paused) producer.pause();
+    if (producer.limited !== (row.flow !== null)) producer.setLimited(row.flow !== null);
     if (row.concurrency !== null) producer.scale(row.concurrency);
   }
 

@@ -14,6 +14,8 @@ import type { Producer } from "../runner/producer.js";
 export type ControlMessage =
   | { action: "pause" | "resume"; queue: string; node?: string }
   | { action: "scale"; queue: string; limit: number | null; node?: string }
+  /** The queue's stored limits changed (flow control): `limited` says whether it has any. */
+  | { action: "limit"; queue: string; limited: boolean; node?: undefined }
   | { action: "cancel"; ids: string[] };
 
 /** Options of {@link Queue.pauseQueue}, {@link Queue.resumeQueue} and {@link Queue.scaleQueue}. */
@@ -61,7 +63,8 @@ export function applyControl(context: ControlContext, message: ControlMessage): 
   if (message.node !== undefined && message.node !== context.node) return;
   const producer = context.producers.get(message.queue);
   if (!producer) return;
-  if (message.action === "pause") producer.pause();
+  if (message.action === "limit") producer.setLimited(message.limited);
+  else if (message.action === "pause") producer.pause();
   else if (message.action === "resume") producer.resume();
   else if (message.action === "scale")
     producer.scale(message.limit ?? context.configured[message.queue]?.limit ?? producer.limit);
@@ -73,6 +76,8 @@ export function parseMessage(payload: string): ControlMessage | undefined {
     const message = JSON.parse(payload) as ControlMessage;
     if (message.action === "cancel") return Array.isArray(message.ids) ? message : undefined;
     if (typeof message.queue !== "string") return undefined;
+    if (message.action === "limit")
+      return typeof message.limited === "boolean" ? message : undefined;
     return ["pause", "resume", "scale"].includes(message.action) ? message : undefined;
   } catch {
     return undefined;

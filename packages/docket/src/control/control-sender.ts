@@ -41,7 +41,7 @@ function checkCall(message: Exclude<ControlMessage, { action: "cancel" }>): void
  */
 export async function controlQueue(
   context: ControlContext,
-  message: Exclude<ControlMessage, { action: "cancel" }>,
+  message: Exclude<ControlMessage, { action: "cancel" | "limit" }>,
 ): Promise<void> {
   checkCall(message);
   if (message.node !== undefined) {

@@ -3,6 +3,8 @@ import { ControlListener } from "../control/control-listener.js";
 import type { ControlContext, QueueCheck } from "../control/control-message.js";
 import type { Listener } from "../db/listen-connection.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
+import { storedFlow } from "../flow/flow-options.js";
+import { storeConfiguredFlows } from "../flow/flow-store.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
 import { insertChannel } from "../sql/jobs.js";
 import type { HeartbeatRow } from "../sql/producers.js";
@@ -61,6 +63,7 @@ export class JobRunner {
           limit: settings.limit,
           prefetch: settings.prefetch,
           paused: settings.paused,
+          limited: storedFlow(settings) !== null,
           pollIntervalMs: settings.pollInterval ?? queue.pollInterval,
           // A claim older than a heartbeat timeout that the node does not hold is lost.
           reclaimAfterMs: queue.heartbeat.timeout,
@@ -122,6 +125,13 @@ export class JobRunner {
       },
     );
     this.#unlisten = listener.unlisten;
+    // Configured limits (flow control) are stored before the stored state is read below.
+    await storeConfiguredFlows({
+      sql: this.#options.sql,
+      schema: options.schema,
+      producers,
+      configured: options.queues,
+    });
     this.#control = new ControlListener(this.controlContext, (e) => reportError(e, "control"));
     await this.#control.start();
   }

@@ -1,6 +1,7 @@
 import { toClaimedJob } from "../db/job-row.js";
 import type { QueueEvents } from "../events.js";
 import { type Executor, run } from "../sql/executor.js";
+import { claimLimitedJobs } from "../sql/flow.js";
 import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
 import type { Job } from "../types.js";
 import type { AnyWorker } from "../workers/define-worker.js";
@@ -28,6 +29,12 @@ export interface ProducerOptions {
   /** Jobs claimed ahead of free slots, or "auto" (see {@link Producer}). */
   prefetch: number | "auto";
   paused: boolean;
+  /**
+   * Whether the queue has limits stored (flow control): claims then go through the database's
+   * limited claim, and `prefetch: "auto"` claims nothing ahead (a job held in a buffer would take
+   * a slot of the global or partition limit that another node could use).
+   */
+  limited: boolean;
   pollIntervalMs: number;
   /**
    * Jobs attributed to this producer in the database for longer than this, that it does not
@@ -73,6 +80,7 @@ export class Producer {
   #waiting: Claimed[] = [];
   readonly #claimed = new Map<string, Claimed>();
   #paused: boolean;
+  #limited: boolean;
   #started = false;
   #stopping = false;
   /** The fetch under way, if any: stop() waits for it so that no claimed job slips past. */
@@ -95,6 +103,18 @@ export class Producer {
     this.queue = options.queue;
     this.#limit = options.limit;
     this.#paused = options.paused;
+    this.#limited = options.limited;
+  }
+
+  /** Whether claims go through the limited claim (the queue has limits stored). */
+  get limited(): boolean {
+    return this.#limited;
+  }
+
+  /** Follows a change of the queue's stored limits (flow control). */
+  setLimited(limited: boolean): void {
+    this.#limited = limited;
+    this.wake();
   }
 
   /** Jobs this producer holds: running or waiting for a slot. */
@@ -198,7 +218,8 @@ export class Producer {
   async #fetch(count: number): Promise<boolean> {
     try {
       const { executor, schema, queue, node } = this.#options;
-      const rows = await run(executor, fetchJobs(schema, queue, count, node));
+      const claim = this.#limited ? claimLimitedJobs : fetchJobs;
+      const rows = await run(executor, claim(schema, queue, count, node));
       rows.sort(
         (a, b) =>
           a.priority - b.priority ||
@@ -276,6 +297,8 @@ export class Producer {
     this.#claimed.delete(job.id);
     this.#countCompletion();
     this.#store(job, outcome, { queueTimeMs, durationMs });
+    // A limited queue counts this job against its limits until its outcome is stored, so it
+    // fetches again then too (see #store), in case this fetch finds the limit still taken.
     this.wake();
   }
 
@@ -301,6 +324,7 @@ export class Producer {
   #prefetch(): number {
     const { prefetch } = this.#options;
     if (prefetch !== "auto") return prefetch;
+    if (this.#limited) return 0;
     const cap = Math.min(autoPrefetchMax, autoPrefetchPerSlot * this.#limit);
     return Math.min(cap, Math.floor((this.#rate * autoPrefetchMs) / 1000));
   }
@@ -324,7 +348,7 @@ export class Producer {
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
     const { acker, emit, listens } = this.#options;
     acker.push(toAckRow(job, outcome), (state) => {
-      if (this.#waitingForAcks) {
+      if (this.#waitingForAcks || this.#limited) {
         this.#waitingForAcks = false;
         this.wake();
       }

@@ -69,13 +69,20 @@ export function insertJobBatch(schema: string, shared: Omit<InsertRow, "args">, 
     WITH due AS (
       SELECT coalesce(${shared.scheduled_at}::timestamptz,
         now() + coalesce(${shared.schedule_in_ms}::double precision, 0) * interval '1 millisecond') AS at
+    ), flow AS (
+      -- The limits of the queue, if it has any: its jobs then carry a partition key.
+      SELECT flow FROM ${sql.id(schema, "queues")} WHERE name = ${shared.queue}::text AND flow IS NOT NULL
     ), inserted AS (
-      INSERT INTO ${jobs} (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at)
+      INSERT INTO ${jobs} (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
+        partition_key)
       SELECT
         CASE WHEN due.at > now() THEN 'scheduled'::${state} ELSE 'available'::${state} END,
         ${shared.queue}::text, ${shared.worker}::text, a.args, ${shared.meta}::jsonb,
-        ${shared.tags}::text[], ${shared.priority}::smallint, ${shared.max_attempts}::integer, due.at
-      FROM due, jsonb_array_elements(${argsJson}::text::jsonb) WITH ORDINALITY AS a(args, ord)
+        ${shared.tags}::text[], ${shared.priority}::smallint, ${shared.max_attempts}::integer, due.at,
+        CASE WHEN flow.flow IS NOT NULL
+          THEN ${sql.id(schema, "flow_partition_key")}(flow.flow -> 'by', ${shared.worker}::text, a.args) END
+      FROM due CROSS JOIN jsonb_array_elements(${argsJson}::text::jsonb) WITH ORDINALITY AS a(args, ord)
+        LEFT JOIN flow ON true
       ORDER BY a.ord
       RETURNING id, state
     )
@@ -110,7 +117,7 @@ export type ClaimedRow = Pick<
 
 /**
  * Claims up to `limit` available jobs of one queue for `node`, in priority order, skipping rows
- * that other nodes hold locked.
+ * that other nodes hold locked. Claims nothing from a queue with limits (see sql/flow.ts).
  */
 export function fetchJobs(schema: string, queue: string, limit: number, node: string) {
   const jobs = sql.id(schema, "jobs");
@@ -118,6 +125,10 @@ export function fetchJobs(schema: string, queue: string, limit: number, node: st
     WITH next AS (
       SELECT id FROM ${jobs}
       WHERE state = 'available' AND queue = ${queue}
+        -- A queue that got limits (flow control) is claimed by flow_claim only: until this node
+        -- hears of them, it claims nothing here (one probe of the queues key per batch).
+        AND NOT EXISTS (
+          SELECT 1 FROM ${sql.id(schema, "queues")} WHERE name = ${queue} AND flow IS NOT NULL)
       ORDER BY priority, scheduled_at, id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED

@@ -11,6 +11,8 @@ export interface QueueRow {
   paused: boolean;
   concurrency: number | null;
   updated_at: Date;
+  /** The limits in force (flow control, see sql/flow.ts); null when the queue has none. */
+  flow: Record<string, unknown> | null;
 }
 
 /** The NOTIFY channel of control messages (pause, resume, scale, cancel) of a schema. */

@@ -70,10 +70,13 @@ export function insertUniqueJobs(schema: string, rows: UniqueInsertRow[]) {
         schedule_in_ms, unique_base, unique_period_ms, unique_states, ord)
     ), inserted AS (
       INSERT INTO ${jobs} (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
-        unique_key, unique_states)
+        unique_key, unique_states, partition_key)
       SELECT
         CASE WHEN due > now() THEN 'scheduled'::${state} ELSE 'available'::${state} END,
-        queue, worker, args, meta, tags, priority, max_attempts, due, key, unique_states::bit(8)
+        queue, worker, args, meta, tags, priority, max_attempts, due, key, unique_states::bit(8),
+        -- Jobs of a queue with limits (flow control) carry a partition key.
+        (SELECT ${sql.id(schema, "flow_partition_key")}(q.flow -> 'by', input.worker, input.args)
+         FROM ${sql.id(schema, "queues")} q WHERE q.name = input.queue AND q.flow IS NOT NULL)
       FROM input ORDER BY ord
       ON CONFLICT (unique_key) WHERE ${blocking(schema)} DO NOTHING
       RETURNING *

@@ -2,6 +2,7 @@ import { toClaimedJob } from "../db/job-row.js";
 import { queueInternals } from "../internals.js";
 import type { Queue } from "../queue.js";
 import { type Executor, run } from "../sql/executor.js";
+import { claimLimitedJobs } from "../sql/flow.js";
 import { type AckRow, ackJobs, fetchJobs } from "../sql/jobs.js";
 import { drainPlan, stageAllScheduled } from "../sql/testing.js";
 import type { Job } from "../types.js";
@@ -112,7 +113,9 @@ async function claim(
 ): Promise<Job[]> {
   const jobs: Job[] = [];
   for (const { queue: name, count } of await run(sql, drainPlan(schema, queue, limit))) {
-    const rows = await run(sql, fetchJobs(schema, name, count, node));
+    // A queue with limits refuses the plain claim; its jobs are claimed within the limits.
+    let rows = await run(sql, fetchJobs(schema, name, count, node));
+    if (rows.length === 0) rows = await run(sql, claimLimitedJobs(schema, name, count, node));
     for (const row of rows) jobs.push(toClaimedJob(row, name, node));
   }
   return jobs.sort(
