@@ -1,4 +1,5 @@
 import type { CronInsertion } from "./cron/cron-insertion.js";
+import type { DashboardAction } from "./dashboard/dashboard-action.js";
 import type { PruneResult, RescueResult } from "./maintenance/maintenance-results.js";
 import type { Job, JsonValue } from "./types.js";
 
@@ -38,4 +39,6 @@ export interface QueueEvents {
   "maintenance:rescue": [RescueResult & { durationMs: number }];
   /** The leader inserted the job of a cron entry's slot (`missed`: earlier slots skipped). */
   "cron:insert": [CronInsertion];
+  /** Someone changed jobs or a queue through the dashboard (for audit logs). */
+  "dashboard:action": [DashboardAction];
 }
