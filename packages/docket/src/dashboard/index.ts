@@ -6,3 +6,4 @@ export type {
   DashboardOptions,
   DashboardRequest,
 } from "./dashboard-options.js";
+export { jobFilterFromParams } from "./job-filter.js";

@@ -125,3 +125,17 @@ export function describeFilter(filter: PageFilter): string {
   for (const [k, v] of filter.meta) parts.push(`meta.${k} = ${v}`);
   return parts.length === 0 ? "every job" : parts.join(", ");
 }
+
+/**
+ * The admin API's filter from URL-style parameters (`state`, `queue`, `worker`, `tag`, `id`,
+ * `args=key=value`, `meta=key=value`): the jobs page's filters, for other front ends (the CLI).
+ *
+ * @example
+ * ```ts
+ * const filter = jobFilterFromParams(new URLSearchParams("state=discarded&args=accountId%3D7"));
+ * const { jobs } = await queue.listJobs(filter);
+ * ```
+ */
+export function jobFilterFromParams(params: URLSearchParams): JobFilter {
+  return toJobFilter(readFilter(params));
+}
