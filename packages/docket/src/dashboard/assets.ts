@@ -57,7 +57,15 @@ pre.error { background:#450a0a; color:#fee2e2; white-space:pre-wrap; }
 .legend { display:flex; gap:1rem; font-size:.75rem; color:var(--muted); }
 .legend i { display:inline-block; width:.7rem; height:.7rem; border-radius:2px; margin-right:.3rem; vertical-align:middle; }
 .range { display:flex; gap:.75rem; margin-top:1.5rem; align-items:center; }
-@media (max-width: 640px) { main { padding:.6rem; } .filters input { width:calc(50% - .4rem); } h1 { font-size:1.15rem; } }
+@media (max-width: 640px) {
+  table.queues thead { display:none; }
+  table.queues, table.queues tbody, table.queues tr, table.queues th, table.queues td { display:block; }
+  table.queues tr { border-bottom:2px solid var(--line); padding:.35rem 0; }
+  table.queues th[scope="row"] { border:0; font-size:1rem; }
+  table.queues td { display:flex; justify-content:space-between; gap:1rem; border:0; padding:.15rem .6rem; text-align:right; }
+  table.queues td[data-label]::before { content:attr(data-label); color:var(--muted); text-align:left; }
+  table.queues td.row-actions { justify-content:flex-start; padding-top:.4rem; }
+  main { padding:.6rem; } .filters input { width:calc(50% - .4rem); } h1 { font-size:1.15rem; } }
 `;
 
 /** The script, served at `assets/dashboard.js`: select-all and confirmations. Pages work without it. */

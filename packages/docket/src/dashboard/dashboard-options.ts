@@ -42,7 +42,7 @@ export interface DashboardOptions {
   readOnly?: boolean;
   /** Each dashboard query's `statement_timeout`. Default 5s. */
   statementTimeout?: number | string;
-  /** Counts up to this are exact; above it they are estimated. Default 10,000. */
+  /** Counts up to this are exact; above it they are estimated. Default 1,000. */
   exactCountLimit?: number;
   /** How long the queues page's counts are reused. Default 2s. */
   cacheTtl?: number | string;
@@ -70,7 +70,7 @@ const schema = z
       .optional(),
     readOnly: z.boolean().default(false),
     statementTimeout: durationMs({ min: 100 }).default(5_000),
-    exactCountLimit: z.number().int().min(0).max(10_000_000).default(10_000),
+    exactCountLimit: z.number().int().min(0).max(10_000_000).default(1_000),
     cacheTtl: durationMs().default(2_000),
     bulkBatchSize: z.number().int().min(1).max(100_000).default(1_000),
   })

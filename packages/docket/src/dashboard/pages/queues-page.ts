@@ -37,16 +37,16 @@ export function queuesPage(context: PageContext, queues: QueueView[], charts: Ht
         `/jobs?${new URLSearchParams({ queue: q.name, state }).toString()}`,
       );
       const zero = shown.count === 0 ? html` class="zero"` : "";
-      return html`<td class="num" data-state="${state}"><a href="${href}"${zero}${shown.estimated ? html` title="estimated"` : ""}>${formatCount(shown)}</a></td>`;
+      return html`<td class="num" data-state="${state}" data-label="${state}"><a href="${href}"${zero}${shown.estimated ? html` title="estimated"` : ""}>${formatCount(shown)}</a></td>`;
     });
     return html`<tr data-queue="${q.name}">
 <th scope="row"><a href="${context.link(`/jobs?${new URLSearchParams({ queue: q.name })}`)}">${q.name}</a></th>
 ${counts}
-<td class="num">${formatDuration(q.oldestAvailableAgeMs)}</td>
-<td>${q.paused ? html`<span class="badge warn">paused</span>` : html`<span class="muted">running</span>`}</td>
-<td class="num">${q.storedLimit ?? html`<span class="muted" title="each node's configured limit">–</span>`}</td>
-<td>${nodesCell(q)}</td>
-<td>${queueActions(context, q)}</td>
+<td class="num" data-label="oldest wait">${formatDuration(q.oldestAvailableAgeMs)}</td>
+<td data-label="status">${q.paused ? html`<span class="badge warn">paused</span>` : html`<span class="muted">running</span>`}</td>
+<td class="num" data-label="limit">${q.storedLimit ?? html`<span class="muted" title="each node's configured limit">–</span>`}</td>
+<td data-label="executing per node">${nodesCell(q)}</td>
+<td class="row-actions">${queueActions(context, q)}</td>
 </tr>`;
   });
   return html`<div class="scroll"><table class="queues">
