@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { ConfigError, type LoadedConfig, loadConfig } from "docket";
+import { ConfigError, type LoadedConfig, loadConfig, Queue } from "docket";
 import postgres, { type Sql } from "postgres";
 import { CliError, exitCodes } from "./cli-error.js";
 import { createOutput, type Output } from "./output.js";
@@ -97,4 +97,18 @@ export async function withDatabase<T>(
 /** The schema of the configuration, `docket` unless set. */
 export function schemaOf(config: LoadedConfig): string {
   return config.options.schema ?? "docket";
+}
+
+/**
+ * A queue for commands that only administer (jobs, queues, dashboard): the configuration's
+ * database and schema, no workers, nothing started. The caller stops it.
+ */
+export function adminQueue(config: LoadedConfig): Queue {
+  const { connection, schema, heartbeat } = config.options;
+  return new Queue({
+    connection,
+    ...(schema === undefined ? {} : { schema }),
+    ...(heartbeat === undefined ? {} : { heartbeat }),
+    poolSize: 3,
+  });
 }

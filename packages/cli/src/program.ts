@@ -2,7 +2,10 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { CliError, describeFailure, exitCodes, oneLine } from "./cli-error.js";
 import { registerCleanup } from "./commands/cleanup.js";
+import { registerDashboard } from "./commands/dashboard.js";
+import { registerJobs } from "./commands/jobs.js";
 import { registerMigrate } from "./commands/migrate.js";
+import { registerQueues } from "./commands/queues.js";
 import { registerStart } from "./commands/start.js";
 import { registerStatus } from "./commands/status.js";
 
@@ -46,7 +49,11 @@ Examples:
   registerStart(program);
   registerStatus(program);
   registerCleanup(program);
-  for (const command of program.commands) command.exitOverride();
+  registerJobs(program);
+  registerQueues(program);
+  registerDashboard(program);
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const command of all(program)) command.exitOverride();
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { CronInsertion } from "./cron/cron-insertion.js";
+import type { DashboardAction } from "./dashboard/dashboard-action.js";
 import type { PruneResult, RescueResult } from "./maintenance/maintenance-results.js";
 import type { Job, JsonValue } from "./types.js";
 
@@ -39,6 +40,8 @@ export interface QueueEvents {
   "maintenance:rescue": [RescueResult & { durationMs: number }];
   /** The leader inserted the job of a cron entry's slot (`missed`: earlier slots skipped). */
   "cron:insert": [CronInsertion];
+  /** Someone changed jobs or a queue through the dashboard (for audit logs). */
+  "dashboard:action": [DashboardAction];
 }
 
 type Listener<K extends keyof QueueEvents> = (...args: QueueEvents[K]) => void;

@@ -46,6 +46,7 @@ export { Cron, type CronRunResult } from "./cron/cron.js";
 export { CronSchedule } from "./cron/cron-expression.js";
 export type { CronInsertion } from "./cron/cron-insertion.js";
 export type { CronEntryOptions } from "./cron/cron-options.js";
+export type { DashboardAction } from "./dashboard/dashboard-action.js";
 export { type MigrationStatus, Migrator } from "./db/migrator.js";
 export type {
   DrizzleTransaction,

@@ -13,6 +13,7 @@ import { table } from "../output.js";
 interface MigrateOptions extends CommonOptions {
   status?: boolean;
   down?: number;
+  sql?: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -31,7 +32,8 @@ export function registerMigrate(program: Command): void {
       .command("migrate")
       .description("apply pending migrations (safe to run from many processes at once)")
       .option("--status", "list every migration as applied or pending, change nothing")
-      .option("--down <n>", "revert the last N applied migrations", positiveInteger),
+      .option("--down <n>", "revert the last N applied migrations", positiveInteger)
+      .option("--sql", "print the SQL of the pending migrations for review, change nothing"),
   )
     .addHelpText(
       "after",
@@ -39,7 +41,8 @@ export function registerMigrate(program: Command): void {
 Examples:
   $ docket migrate                       apply what is pending
   $ docket migrate --status --json       applied / pending, as JSON
-  $ docket migrate --down 1              revert the newest migration`,
+  $ docket migrate --down 1              revert the newest migration
+  $ docket migrate --sql > pending.sql   the SQL a DBA would review (or apply with psql)`,
     )
     .action(async (options: MigrateOptions) => {
       if (options.status && options.down !== undefined) {
@@ -47,11 +50,19 @@ Examples:
           exitCode: exitCodes.usage,
         });
       }
+      if (options.sql && (options.status || options.down !== undefined)) {
+        throw new CliError("--sql cannot be used with --status or --down", {
+          exitCode: exitCodes.usage,
+        });
+      }
       const { output, config } = await commandContext(options);
       const schema = schemaOf(config);
       await withDatabase(config, async (sql) => {
         const migrator = new Migrator(sql, schema);
-        if (options.status) {
+        if (options.sql) {
+          const script = await migrator.pendingSql();
+          output.result({ schema, sql: script }, () => [script.trimEnd()]);
+        } else if (options.status) {
           const migrations = await migrator.status();
           output.result({ schema, migrations }, () =>
             table(

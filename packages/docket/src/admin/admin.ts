@@ -181,6 +181,28 @@ export async function listJobs(
   return { jobs, next: more ? (jobs[jobs.length - 1]?.id ?? null) : null };
 }
 
+const countSchema = z.object(filterShape).strict();
+
+/**
+ * How many jobs match `filter`, counting at most `cap` (then `exact` is false: "at least").
+ *
+ * @example
+ * ```ts
+ * const { count, exact } = await countJobs(sql, "docket", { state: "discarded" }, 10_000);
+ * ```
+ */
+export async function countJobs(
+  executor: Executor,
+  schema: string,
+  filter: JobFilter,
+  cap: number,
+): Promise<{ count: number; exact: boolean }> {
+  const parsed = parse(countSchema, filter, "countJobs");
+  const [row] = await run(executor, statements.countJobs(schema, toSql(parsed), cap + 1));
+  const count = row?.count ?? 0;
+  return count > cap ? { count: cap, exact: false } : { count, exact: true };
+}
+
 type BulkStatement = (
   schema: string,
   filter: statements.JobFilterSql,

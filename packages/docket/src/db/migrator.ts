@@ -151,6 +151,29 @@ export class Migrator {
     return { version: file.version, name: file.name };
   }
 
+  /**
+   * The SQL that `up()` would run, for a DBA to review or apply by hand (`docket migrate --sql`):
+   * each pending migration in its own transaction, with its bookkeeping row. Changes nothing.
+   */
+  async pendingSql(): Promise<string> {
+    const pending = (await this.status()).filter((m) => !m.applied);
+    const quoted = (await this.#sql`SELECT quote_ident(${this.#schema}) AS q`)[0]?.q as string;
+    const parts = [
+      `-- docket migrations for schema ${quoted}: ${pending.length} pending`,
+      `CREATE SCHEMA IF NOT EXISTS ${quoted};`,
+      `CREATE TABLE IF NOT EXISTS ${quoted}.schema_migrations (\n  version integer PRIMARY KEY,\n  name text NOT NULL,\n  applied_at timestamptz NOT NULL DEFAULT now()\n);`,
+    ];
+    for (const m of pending) {
+      const file = this.#migrations.find((f) => f.version === m.version);
+      if (!file) continue;
+      const name = (await this.#sql`SELECT quote_literal(${file.name}) AS q`)[0]?.q as string;
+      parts.push(
+        `\n-- ${String(file.version).padStart(4, "0")}_${file.name}\nBEGIN;\nSET LOCAL search_path = ${quoted};\n${file.up.trim()}\nINSERT INTO ${quoted}.schema_migrations (version, name) VALUES (${file.version}, ${name});\nCOMMIT;`,
+      );
+    }
+    return `${parts.join("\n")}\n`;
+  }
+
   async #prepare(): Promise<void> {
     await this.#inLock(async (tx) => {
       await tx`CREATE SCHEMA IF NOT EXISTS ${tx(this.#schema)}`;

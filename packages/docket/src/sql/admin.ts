@@ -32,7 +32,7 @@ const finalStates = sql`('completed', 'discarded', 'cancelled')`;
  * partial index of that state (every state has one: fetch, stage, rescue, prune); a parameter
  * would hide which states are asked for. The texts are fixed here, never taken from input.
  */
-const stateLiterals: Record<JobState, RawBuilder<unknown>> = {
+export const stateLiterals: Record<JobState, RawBuilder<unknown>> = {
   available: sql`'available'`,
   scheduled: sql`'scheduled'`,
   executing: sql`'executing'`,
@@ -74,6 +74,17 @@ function whereClause(filter: JobFilterSql, ...more: RawBuilder<unknown>[]) {
 
 function limitClause(limit: number | undefined) {
   return limit === undefined ? sql`` : sql`LIMIT ${limit}`;
+}
+
+/**
+ * How many jobs match, reading at most `cap` of them: a result of `cap` means "at least that
+ * many", so that counting on a table of millions stays cheap.
+ */
+export function countJobs(schema: string, filter: JobFilterSql, cap: number) {
+  return sql<{ count: number }>`
+    SELECT count(*)::integer AS count FROM (
+      SELECT 1 FROM ${sql.id(schema, "jobs")} WHERE ${whereClause(filter)} LIMIT ${cap}
+    ) AS capped`;
 }
 
 /** One page of jobs in id order, after the cursor `after`; `limit` rows at most. */
