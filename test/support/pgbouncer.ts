@@ -74,7 +74,7 @@ export async function startPgBouncer(
       `pool_mode = ${mode}`,
       "max_client_conn = 500",
       "default_pool_size = 20",
-      "ignore_startup_parameters = extra_float_digits,options",
+      "ignore_startup_parameters = extra_float_digits,options,statement_timeout,lock_timeout,tcp_keepalives_idle,tcp_keepalives_interval,tcp_keepalives_count,tcp_user_timeout",
       `pidfile = ${join(dir, "pgbouncer.pid")}`,
       "",
     ].join("\n"),
