@@ -44,38 +44,14 @@ export interface QueueEvents {
   "dashboard:action": [DashboardAction];
 }
 
-type Listener<K extends keyof QueueEvents> = (...args: QueueEvents[K]) => void;
-
 /**
- * An `EventEmitter` whose listening methods take only the names of {@link QueueEvents}, so a
- * misspelt event (`queue.on("job:completed")`) is a type error rather than a listener that never
- * runs. `Queue` extends it.
+ * The `EventEmitter` of {@link QueueEvents} that `Queue` extends: node's typed `EventEmitter<T>`
+ * already takes only those names, so a misspelt event (`queue.on("job:completed")`) is a type
+ * error rather than a listener that never runs.
  *
  * @example
  * ```ts
  * queue.on("job:complete", ({ job, result }) => log.info({ id: job.id, result }));
  * ```
  */
-export class QueueEventEmitter extends EventEmitter<QueueEvents> {
-  override on<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
-    return super.on(event, listener as never);
-  }
-  override once<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
-    return super.once(event, listener as never);
-  }
-  override off<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
-    return super.off(event, listener as never);
-  }
-  override addListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
-    return super.addListener(event, listener as never);
-  }
-  override removeListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
-    return super.removeListener(event, listener as never);
-  }
-  override prependListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
-    return super.prependListener(event, listener as never);
-  }
-  override prependOnceListener<K extends keyof QueueEvents>(event: K, listener: Listener<K>): this {
-    return super.prependOnceListener(event, listener as never);
-  }
-}
+export class QueueEventEmitter extends EventEmitter<QueueEvents> {}

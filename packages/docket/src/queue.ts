@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the public facade, one TSDoc'd delegation per API call; the work
+// is in the folders it composes (docs/architecture.md).
 import type { Sql } from "postgres";
 import * as admin from "./admin/admin.js";
 import {
@@ -440,11 +442,13 @@ export class Queue extends QueueEventEmitter {
 
   /** Emits an event; a `queue:error` whose cause is a pooler says which option to set. */
   readonly #emitExplained = ((event: keyof QueueEvents, ...args: unknown[]) => {
-    const emit = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
-    if (event !== "queue:error") return emit(event, ...args);
+    if (event !== "queue:error") return this.#emitAny(event, ...args);
     const [payload] = args as QueueEvents["queue:error"];
-    return emit(event, { ...payload, error: explainPoolerError(payload.error) });
+    return this.#emitAny(event, { ...payload, error: explainPoolerError(payload.error) });
   }) as ProducerEmit;
+
+  /** `emit`, bound once: job events pass here on the hot path. */
+  readonly #emitAny = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
 
   #reportError(cause: unknown, source: string): void {
     const error = explainPoolerError(cause);

@@ -1,3 +1,5 @@
+// Just over 400 lines: one fetch loop (claim sizing, back-off, throttle, slots, hand-back), kept
+// whole because its timers and counters are read together on every claim.
 import { toClaimedJob } from "../db/job-row.js";
 import type { QueueEvents } from "../events.js";
 import { type Executor, run } from "../sql/executor.js";
