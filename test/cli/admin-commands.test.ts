@@ -122,6 +122,68 @@ describe("docket queues", () => {
   });
 });
 
+describe("docket queues limit", () => {
+  test("stores flow limits for every node, and clears them", async () => {
+    const set = await runCli(
+      [
+        "queues",
+        "limit",
+        "exports",
+        "--global",
+        "3",
+        "--rate",
+        "100/1m",
+        "--rate-by",
+        "args.accountId",
+        "--partition",
+        "1",
+        "--by",
+        "args.accountId",
+      ],
+      { env: env() },
+    );
+    expect(set.stderr).toBe("");
+    expect(set.stdout).toBe(
+      "exports: global 3, rate 100/1m per args.accountId, 1 per args.accountId\n",
+    );
+    const status = JSON.parse((await runCli(["status", "--json"], { env: env() })).stdout);
+    expect(status.queues.find((q: { name: string }) => q.name === "exports").limits).toEqual({
+      globalLimit: 3,
+      rateLimit: { allowed: 100, period: 60_000, partition: { by: { args: ["accountId"] } } },
+      partition: { limit: 1, by: { args: ["accountId"] } },
+    });
+    const none = await runCli(["queues", "limit", "exports", "none", "--json"], { env: env() });
+    expect(JSON.parse(none.stdout)).toEqual({ queue: "exports", limits: null });
+    await runCli(["queues", "limit", "exports", "default"], { env: env() });
+    expect(await db.sql`SELECT flow FROM docket.queues WHERE name = 'exports'`).toEqual([
+      { flow: null },
+    ]);
+  });
+
+  test("refuses what it cannot store, with nothing changed", async () => {
+    for (const [args, message] of [
+      [["--rate", "100"], 'docket: --rate takes <allowed>/<period> like 100/1m, got "100"\n'],
+      [["--partition", "2"], "docket: --partition needs --by\n"],
+      [
+        ["--partition", "2", "--by", "region"],
+        'docket: --by takes worker and args.<key>, comma-separated; got "region"\n',
+      ],
+      [
+        [],
+        "docket: give --global, --rate or --partition (or `default`; see docket queues limit --help)\n",
+      ],
+    ] as const) {
+      const result = await runCli(["queues", "limit", "exports", ...args], { env: env() });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(message);
+    }
+    const range = await runCli(["queues", "limit", "exports", "--global", "0"], { env: env() });
+    expect(range.code).toBe(2);
+    expect(range.stderr).toMatch(/globalLimit/);
+    expect(await db.sql`SELECT flow FROM docket.queues WHERE name = 'exports'`).toEqual([]);
+  });
+});
+
 describe("docket migrate --sql", () => {
   test("prints the pending SQL; applied by hand, it leaves the schema fully migrated", async () => {
     const result = await runCli(["migrate", "--sql"], {
