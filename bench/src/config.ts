@@ -28,6 +28,8 @@ export interface BenchConfig {
   /** Single inserts on an idle worker per latency trial, and how many per second. */
   latencyJobs: number;
   latencyRate: number;
+  /** The burst drained before the second latency trial (0: only the fresh-database one). */
+  latencyDrain: number;
   /** Finished jobs the pruner deletes, and live jobs processed meanwhile. */
   pruneRows: number;
   pruneLiveJobs: number;
@@ -51,6 +53,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
       .map((s) => int(s.trim(), 10, "BENCH_CONCURRENCY")),
     latencyJobs: int(env.BENCH_LATENCY_JOBS, quick ? 100 : 300, "BENCH_LATENCY_JOBS"),
     latencyRate: int(env.BENCH_LATENCY_RATE, 50, "BENCH_LATENCY_RATE"),
+    latencyDrain: int(env.BENCH_LATENCY_DRAIN, quick ? 5_000 : 20_000, "BENCH_LATENCY_DRAIN"),
     pruneRows: int(env.BENCH_PRUNE_ROWS, quick ? 100_000 : 1_000_000, "BENCH_PRUNE_ROWS"),
     pruneLiveJobs: int(env.BENCH_PRUNE_LIVE_JOBS, quick ? 5_000 : 20_000, "BENCH_PRUNE_LIVE_JOBS"),
     pgbenchBatch: (env.BENCH_PGBENCH_BATCH ?? "100,500")

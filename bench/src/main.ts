@@ -174,23 +174,30 @@ async function flowTrials(config: BenchConfig, adminUrl: string, round: number) 
 }
 
 async function latencyTrials(config: BenchConfig, adminUrl: string, round: number) {
-  for (const system of rotated(config.systems, round)) {
-    const label = `r${round + 1} latency ${system}`;
-    await onFreshDatabase(adminUrl, label, async (url) => {
-      const r = await runTrial<LatencyResult>({
-        kind: "latency",
-        system,
-        url,
-        jobs: config.latencyJobs,
-        rate: config.latencyRate,
-        concurrency: 10,
+  // On a fresh database, then on one that just drained a burst (BENCH_LATENCY_DRAIN jobs; 0
+  // skips it): both are real, and a plan that only goes wrong on a used table shows here.
+  const drains = config.latencyDrain > 0 ? [0, config.latencyDrain] : [0];
+  for (const afterDrain of drains) {
+    const when = afterDrain === 0 ? "" : ` after a ${afterDrain.toLocaleString("en")}-job drain`;
+    for (const system of rotated(config.systems, round)) {
+      const label = `r${round + 1} latency${when} ${system}`;
+      await onFreshDatabase(adminUrl, label, async (url) => {
+        const r = await runTrial<LatencyResult>({
+          kind: "latency",
+          system,
+          url,
+          jobs: config.latencyJobs,
+          rate: config.latencyRate,
+          concurrency: 10,
+          afterDrain,
+        });
+        add(`latency${when} commit→start p50, ms`, system, round, r.p50, true);
+        add(`latency${when} commit→start p95, ms`, system, round, r.p95, true);
+        add(`latency${when} commit→start p99, ms`, system, round, r.p99, true);
+        if (afterDrain === 0) add("latency send→start p50, ms", system, round, r.sendP50, true);
+        integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
       });
-      add("latency commit→start p50, ms", system, round, r.p50, true);
-      add("latency commit→start p95, ms", system, round, r.p95, true);
-      add("latency commit→start p99, ms", system, round, r.p99, true);
-      add("latency send→start p50, ms", system, round, r.sendP50, true);
-      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
-    });
+    }
   }
 }
 

@@ -21,6 +21,8 @@ export type TrialRequest =
       jobs: number;
       rate: number;
       concurrency: number;
+      /** Measure right after bulk-inserting, analyzing and draining this many jobs. */
+      afterDrain?: number;
     }
   | { kind: "pgbench"; url: string; jobs: number; batch: number; clients: number }
   | { kind: "pruning"; url: string; rows: number; liveJobs: number; withPruner: boolean }

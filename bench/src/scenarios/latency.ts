@@ -1,5 +1,10 @@
 // Latency on an idle worker: single inserts at a steady rate, from the moment each insert's
-// commit is acknowledged to the moment its handler starts.
+// commit is acknowledged to the moment its handler starts. With `afterDrain`, measured on the
+// same database right after a burst of that many jobs was bulk-inserted, analyzed and drained:
+// the table then holds that many finished rows (a peer that deletes them holds dead tuples),
+// and the statistics still describe them as waiting.
+
+import postgres from "postgres";
 
 import { percentile } from "../stats.js";
 import type { BenchSystem } from "../systems/types.js";
@@ -19,21 +24,34 @@ export interface LatencyResult {
 }
 
 const warmup = 20;
+/** Job numbers of the burst before an after-drain trial: apart from the measured ones. */
+const burstBase = 100_000_000;
 
 /** One latency trial on an idle worker. */
 export async function runLatency(
   system: BenchSystem,
-  params: { jobs: number; rate: number; concurrency: number },
+  params: { url: string; jobs: number; rate: number; concurrency: number; afterDrain?: number },
 ): Promise<LatencyResult> {
   const { jobs, rate, concurrency } = params;
+  const burst = params.afterDrain ?? 0;
   await system.setup();
   const ledger = new Ledger();
+  if (burst > 0) {
+    await system.insertBulk(burstBase, burst);
+    const sql = postgres(params.url, { max: 1, onnotice: () => {} });
+    await sql`ANALYZE`;
+    await sql.end();
+  }
   await system.startWorkers({ concurrency, onJob: (i) => ledger.record(i) });
+  if (burst > 0) {
+    await ledger.waitFor(burst, 300_000);
+    await pollUntil(async () => (await system.unfinished()) === 0, 60_000, 10);
+  }
 
   // Warm up connections and prepared statements; these jobs are not measured.
   for (let k = 0; k < warmup; k++) {
     await system.insertOne(-1 - k);
-    await ledger.waitFor(k + 1, 30_000);
+    await ledger.waitFor(burst + k + 1, 30_000);
   }
 
   const committedAt = new Map<number, number>();
@@ -48,10 +66,13 @@ export async function runLatency(
     await system.insertOne(i);
     committedAt.set(i, performance.now());
   }
-  await ledger.waitFor(jobs + warmup, 30_000);
+  await ledger.waitFor(burst + jobs + warmup, 30_000);
   await pollUntil(async () => (await system.unfinished()) === 0, 30_000, 10);
   await new Promise((resolve) => setTimeout(resolve, 200));
-  const { lost, duplicates } = ledger.integrity(jobs);
+  const measured = ledger.integrity(jobs);
+  const drained = ledger.integrity(burst, burstBase);
+  const lost = measured.lost + drained.lost;
+  const duplicates = measured.duplicates + drained.duplicates;
   await system.stop();
 
   const fromCommit: number[] = [];
