@@ -30,6 +30,17 @@ export interface QueueEvents {
   "job:discard": [{ job: Job; error: unknown } & AttemptTiming];
   "job:snooze": [{ job: Job; delayMs: number } & AttemptTiming];
   "job:cancel": [{ job: Job; reason: string } & AttemptTiming];
+  /**
+   * Jobs were inserted by this node: one event per `insert` or `insertMany` call, once its
+   * statements ran (inside a caller's transaction, before that commits). Built only when someone
+   * listens.
+   */
+  "jobs:insert": [{ queue: string; worker: string; count: number }];
+  /**
+   * A maintenance task's run ended on the leader (`stager`, `pruner`, `lifeline`, `cron`…, and
+   * plugins run by a `LeaderLoop`), with its outcome: `ok`, or `error` (also a `queue:error`).
+   */
+  "maintenance:run": [{ task: string; outcome: "ok" | "error"; durationMs: number }];
   /** Something went wrong outside a job (a lost connection, a failed fetch); docket carries on. */
   "queue:error": [{ error: unknown; source: string }];
   /** This node gained (`isLeader: true`) or lost the leadership. */

@@ -88,6 +88,7 @@ export type {
 export type { PruneResult, RescuedJob, RescueResult } from "./maintenance/maintenance-results.js";
 export type { MaintenanceTarget, Plugin, PluginContext } from "./maintenance/plugin.js";
 export { Pruner } from "./maintenance/pruner.js";
+export type { QueueHealth } from "./observability/health.js";
 export { Queue } from "./queue.js";
 export type { QueueOptions } from "./queue-options.js";
 export type { StopOptions } from "./runner/stop-options.js";

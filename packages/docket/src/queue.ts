@@ -29,11 +29,13 @@ import { type QueueInternals, queueInternals } from "./internals.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Maintenance } from "./maintenance/maintenance-host.js";
 import type { Plugin } from "./maintenance/plugin.js";
+import { type QueueHealth, readHealth } from "./observability/health.js";
 import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./queue-options.js";
 import { JobRunner } from "./runner/job-runner.js";
 import type { Producer } from "./runner/producer.js";
 import { parseStopOptions, type StopOptions } from "./runner/stop-options.js";
 import type { Job } from "./types.js";
+import { parseDuration } from "./validation/duration.js";
 import type { AnyWorker, Worker } from "./workers/define-worker.js";
 import { registerWorkers } from "./workers/register-workers.js";
 
@@ -128,6 +130,34 @@ export class Queue extends QueueEventEmitter {
    */
   get isLeader(): boolean {
     return this.#maintenance.isLeader;
+  }
+
+  /**
+   * This node's health for probes and dashboards: the database answers (a `SELECT 1` bounded
+   * by `timeout`, 2 s by default), the LISTEN hears itself, leadership, each queue's last
+   * claim, and the outcomes not yet stored. `ready` is false until started and whenever one
+   * of those fails. `docket start --health-port` serves it as `/readyz`. Throws only a
+   * `ConfigError` for a bad timeout; an unreachable database is reported, not thrown.
+   *
+   * @example
+   * ```ts
+   * const { ready, database } = await queue.health();
+   * ```
+   */
+  health(options: { timeout?: number | string } = {}): Promise<QueueHealth> {
+    const timeoutMs = parseDuration(options.timeout ?? 2);
+    if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs > 600_000) {
+      throw new ConfigError(
+        `health: timeout: expected a duration from 1ms to 10m, got ${JSON.stringify(options.timeout)}`,
+      );
+    }
+    return readHealth({
+      sql: this.#sql,
+      state: this.#state,
+      leader: this.isLeader,
+      runner: this.#runner?.health() ?? null,
+      timeoutMs,
+    });
   }
 
   /** This node's plugins: the built-in pruner and lifeline (unless turned off), then `plugins`. */
@@ -232,9 +262,14 @@ export class Queue extends QueueEventEmitter {
     if (this.options.testing !== "inline") await this.#settle(); // inline never connects
     const { schema, testing, maxArgsBytes } = this.options;
     const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
-    return (await insertJobsOf(context, worker, argsList, options).catch((error: unknown) => {
+    const jobs = (await insertJobsOf(context, worker, argsList, options).catch((error: unknown) => {
       throw explainPoolerError(error);
     })) as Job<Args>[];
+    const first = jobs[0];
+    if (first && this.listenerCount("jobs:insert") > 0) {
+      this.emit("jobs:insert", { queue: first.queue, worker: first.worker, count: jobs.length });
+    }
+    return jobs;
   }
 
   /** One job by id, or null. */

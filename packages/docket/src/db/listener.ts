@@ -50,8 +50,8 @@ export async function listenReliably(
   channel: string,
   onMessage: (payload: string) => void,
   options: ListenOptions,
-): Promise<{ unlisten: () => Promise<void> }> {
-  if (!listener.enabled) return { unlisten: async () => {} };
+): Promise<{ unlisten: () => Promise<void>; hearing: () => boolean }> {
+  if (!listener.enabled) return { unlisten: async () => {}, hearing: () => true };
   let token = "";
   let heard: (() => void) | undefined;
   let waiting = false;
@@ -112,6 +112,8 @@ export async function listenReliably(
   schedule();
 
   return {
+    /** False from a ping that did not come back in time until one does again. */
+    hearing: () => !reported,
     unlisten: async () => {
       stopped = true;
       if (timer) clearTimeout(timer);

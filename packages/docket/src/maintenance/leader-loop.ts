@@ -75,11 +75,15 @@ export class LeaderLoop<R = unknown> {
     const startedAt = performance.now();
     try {
       const result = await run();
-      onResult?.(result, performance.now() - startedAt);
+      const durationMs = performance.now() - startedAt;
+      onResult?.(result, durationMs);
+      this.#context.emit("maintenance:run", { task: name, outcome: "ok", durationMs });
       return nextDelayMs ? nextDelayMs(result) : intervalMs;
     } catch (error) {
       this.#context.logger.error(`docket ${name} error`, { error });
       this.#context.emit("queue:error", { error, source: name });
+      const durationMs = performance.now() - startedAt;
+      this.#context.emit("maintenance:run", { task: name, outcome: "error", durationMs });
       return intervalMs;
     }
   }

@@ -37,6 +37,7 @@ export class JobRunner {
   readonly #options: JobRunnerOptions;
   readonly #acker: Acker;
   #unlisten: (() => Promise<void>) | undefined;
+  #hearing: (() => boolean) | undefined;
   #control: ControlListener | undefined;
 
   constructor(options: JobRunnerOptions) {
@@ -90,6 +91,26 @@ export class JobRunner {
     return [...this.producers.values()].map((p) => ({ queue: p.queue, concurrency: p.limit }));
   }
 
+  /**
+   * What `queue.health()` reports of the runner: whether the LISTEN hears its pings (null when
+   * nothing is listened), each queue's last successful claim, and the outcomes not yet stored.
+   */
+  health(): RunnerHealth {
+    return {
+      listening: this.#options.listener.enabled && this.#hearing ? this.#hearing() : null,
+      queues: [...this.producers.values()].map((p) => ({
+        queue: p.queue,
+        paused: p.paused,
+        limit: p.limit,
+        running: p.claimed,
+        lastFetchAt: p.lastFetchAt,
+        lastFetchError: p.lastFetchError,
+      })),
+      ackBacklog: this.#acker.size,
+      ackBacklogged: this.#acker.backlogged,
+    };
+  }
+
   /** This node's view of one of its queues, or null if it does not run it. */
   check(name: string): QueueCheck | null {
     const producer = this.producers.get(name);
@@ -125,6 +146,7 @@ export class JobRunner {
       },
     );
     this.#unlisten = listener.unlisten;
+    this.#hearing = listener.hearing;
     // Configured limits (flow control) are stored before the stored state is read below.
     await storeConfiguredFlows({
       sql: this.#options.sql,
@@ -150,4 +172,19 @@ export class JobRunner {
     await Promise.all([...producers.values()].map((p) => p.stop(graceMs)));
     await this.#acker.flush();
   }
+}
+
+/** The runner's part of {@link JobRunner.health}. */
+export interface RunnerHealth {
+  listening: boolean | null;
+  queues: {
+    queue: string;
+    paused: boolean;
+    limit: number;
+    running: number;
+    lastFetchAt: Date | null;
+    lastFetchError: string | null;
+  }[];
+  ackBacklog: number;
+  ackBacklogged: boolean;
 }

@@ -83,6 +83,8 @@ export class Producer {
   readonly #claimed = new Map<string, Claimed>();
   #paused: boolean;
   #limited: boolean;
+  #lastFetchAt = 0;
+  #lastFetchError: string | null = null;
   #started = false;
   #stopping = false;
   /** The fetch under way, if any: stop() waits for it so that no claimed job slips past. */
@@ -130,6 +132,16 @@ export class Producer {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** When the last claim succeeded (null: none yet), for `queue.health()`. */
+  get lastFetchAt(): Date | null {
+    return this.#lastFetchAt === 0 ? null : new Date(this.#lastFetchAt);
+  }
+
+  /** The message of the last claim's error, null once a claim succeeds again. */
+  get lastFetchError(): string | null {
+    return this.#lastFetchError;
   }
 
   start(): void {
@@ -228,9 +240,12 @@ export class Producer {
           +a.scheduled_at - +b.scheduled_at ||
           Number(a.id) - Number(b.id),
       );
+      this.#lastFetchAt = Date.now();
+      this.#lastFetchError = null;
       for (const row of rows) this.#dispatch(toClaimedJob(row, queue, node));
       return rows.length === count;
     } catch (error) {
+      this.#lastFetchError = error instanceof Error ? error.message : String(error);
       this.#backoffUntil = Date.now() + Math.min(this.#options.pollIntervalMs, 1000);
       this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
       return false;
