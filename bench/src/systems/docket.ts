@@ -54,6 +54,7 @@ export async function createDocket(url: string): Promise<BenchSystem> {
   const extraQueue = jsonEnv("BENCH_DOCKET_QUEUE");
   let inserter: InstanceType<typeof Queue> | undefined;
   let worker: InstanceType<typeof Queue> | undefined;
+  let scraper: NodeJS.Timeout | undefined;
   const admin: Sql = postgres(url, { max: 1, onnotice: () => {} });
 
   const newQueue = (queues: Record<string, unknown>) =>
@@ -76,6 +77,14 @@ export async function createDocket(url: string): Promise<BenchSystem> {
     async startWorkers(settings) {
       onJob = settings.onJob;
       worker = newQueue({ default: { limit: settings.concurrency, ...extraQueue } });
+      if (process.env.BENCH_METRICS === "1") {
+        // docket/prometheus on the worker, scraped every second as Prometheus would (faster).
+        const { Registry } = await import("prom-client");
+        const { collectMetrics } = await import("docket/prometheus");
+        const registry = new Registry();
+        collectMetrics(worker as never, { registry });
+        scraper = setInterval(() => void registry.metrics(), 1000);
+      }
       await worker.start();
     },
     async unfinished() {
@@ -84,6 +93,7 @@ export async function createDocket(url: string): Promise<BenchSystem> {
       return row?.n ?? 0;
     },
     async stop() {
+      clearInterval(scraper);
       await worker?.stop({ grace: 5 });
       await inserter?.stop();
       await admin.end();

@@ -71,6 +71,9 @@ describe("collectMetrics", () => {
       );
     });
     await waitFor(() => queue.isLeader);
+    // The snoozed job's row is stored by now (its event came after the ack). Gauges read within
+    // 50 ms of each other share one database read: past that, a scrape reads afresh.
+    await new Promise((resolve) => setTimeout(resolve, 60));
     const m = await scrape(registry);
 
     expect(m.get('docket_jobs_inserted_total{queue="metered",worker="metrics.work"}')).toBe(5);

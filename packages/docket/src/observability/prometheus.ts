@@ -155,7 +155,7 @@ export function collectMetrics(queue: Queue, options: CollectMetricsOptions): Co
     heartbeatTimeoutMs: queue.options.heartbeat.timeout,
   });
   // One read of the database per scrape (or per cacheTtl) feeds the four cluster gauges: the
-  // first gauge collected reads, the others use the same promise.
+  // first gauge collected reads, the others of the same scrape (within 50 ms) use its promise.
   let read: { at: number; value: ReturnType<DashboardData["queues"]> } | undefined;
   const queues = () => {
     const now = Date.now();
