@@ -85,6 +85,21 @@ export async function createDocket(url: string): Promise<BenchSystem> {
         collectMetrics(worker as never, { registry });
         scraper = setInterval(() => void registry.metrics(), 1000);
       }
+      if (process.env.BENCH_TRACING === "1") {
+        // docket/otel with the SDK: every span sampled, processed, and dropped by the exporter.
+        const { BasicTracerProvider, BatchSpanProcessor } = await import(
+          "@opentelemetry/sdk-trace-base"
+        );
+        const { instrument } = await import("docket/otel");
+        const exporter = {
+          export: (_spans: unknown[], done: (result: { code: 0 }) => void) => done({ code: 0 }),
+          shutdown: async () => {},
+        };
+        const tracerProvider = new BasicTracerProvider({
+          spanProcessors: [new BatchSpanProcessor(exporter)],
+        });
+        instrument(worker as never, { tracerProvider });
+      }
       await worker.start();
     },
     async unfinished() {

@@ -1,5 +1,7 @@
 import type { Sql } from "postgres";
+import type { Job } from "./types.js";
 import type { AnyWorker } from "./workers/define-worker.js";
+import type { Outcome } from "./workers/run-job.js";
 
 /**
  * The key of a Queue's internals, for docket's own modules (`docket/testing`). Not exported from
@@ -11,4 +13,26 @@ export const queueInternals = Symbol("docket.queueInternals");
 export interface QueueInternals {
   sql: Sql;
   workers: ReadonlyMap<string, AnyWorker>;
+  /** Hooks around inserts and attempts (`docket/otel`); set and cleared by their owner. */
+  instrumentation: Instrumentation;
+}
+
+/** What one insert call inserts, for {@link Instrumentation.insert}. */
+export interface InsertCall {
+  count: number;
+  meta: Record<string, unknown> | undefined;
+}
+
+/**
+ * Wrappers a tracer installs on a queue. Each is read on every call, so installing one on a
+ * started queue takes effect at its next insert or attempt; unset, the paths pay nothing.
+ */
+export interface Instrumentation {
+  /** Wraps one `insert`/`insertMany` call; `insert` runs it with (possibly changed) meta. */
+  insert?: (
+    call: InsertCall,
+    insert: (meta: Record<string, unknown> | undefined) => Promise<Job[]>,
+  ) => Promise<Job[]>;
+  /** Wraps one attempt of a job on this node. */
+  attempt?: (job: Job, run: () => Promise<Outcome>) => Promise<Outcome>;
 }

@@ -25,7 +25,7 @@ import type { FlowOptions, ParsedFlowOptions } from "./flow/flow-options.js";
 import { type FlowContext, readQueueLimits, setQueueLimits } from "./flow/flow-store.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import type { InsertOptions } from "./insert/insert-options.js";
-import { type QueueInternals, queueInternals } from "./internals.js";
+import { type Instrumentation, type QueueInternals, queueInternals } from "./internals.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Maintenance } from "./maintenance/maintenance-host.js";
 import type { Plugin } from "./maintenance/plugin.js";
@@ -59,6 +59,7 @@ export class Queue extends QueueEventEmitter {
   readonly #workers: ReadonlyMap<string, AnyWorker>;
   readonly #logger: Logger;
   #runner: JobRunner | undefined;
+  readonly #instrumentation: Instrumentation = {};
   #state: "idle" | "starting" | "started" | "stopping" | "stopped" = "idle";
   #stopping: Promise<void> | undefined;
   readonly #maintenance: Maintenance;
@@ -193,6 +194,7 @@ export class Queue extends QueueEventEmitter {
       workers: this.#workers,
       emit: this.#emitExplained,
       listens: (event) => this.listenerCount(event) > 0,
+      instrumentation: this.#instrumentation,
       reportError: (error, source) => this.#reportError(error, source),
     });
     this.#runner = runner;
@@ -262,7 +264,18 @@ export class Queue extends QueueEventEmitter {
     if (this.options.testing !== "inline") await this.#settle(); // inline never connects
     const { schema, testing, maxArgsBytes } = this.options;
     const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
-    const jobs = (await insertJobsOf(context, worker, argsList, options).catch((error: unknown) => {
+    const insert = (meta: Record<string, unknown> | undefined) =>
+      insertJobsOf(
+        context,
+        worker,
+        argsList,
+        meta === options?.meta ? options : { ...options, meta },
+      );
+    const wrap = this.#instrumentation.insert;
+    const call = wrap
+      ? wrap({ count: argsList.length, meta: options?.meta }, insert)
+      : insert(options?.meta);
+    const jobs = (await call.catch((error: unknown) => {
       throw explainPoolerError(error);
     })) as Job<Args>[];
     const first = jobs[0];
@@ -443,7 +456,7 @@ export class Queue extends QueueEventEmitter {
 
   /** For `docket/testing`; not part of the API. */
   [queueInternals](): QueueInternals {
-    return { sql: this.#sql, workers: this.#workers };
+    return { sql: this.#sql, workers: this.#workers, instrumentation: this.#instrumentation };
   }
 
   /** Before `start()` a control call changes the stored state only: no producer runs yet. */

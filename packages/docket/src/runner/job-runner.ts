@@ -21,6 +21,7 @@ export interface JobRunnerOptions {
   workers: ReadonlyMap<string, AnyWorker>;
   emit: ProducerOptions["emit"];
   listens: ProducerOptions["listens"];
+  instrumentation: ProducerOptions["instrumentation"];
   reportError: (error: unknown, source: string) => void;
 }
 
@@ -42,7 +43,7 @@ export class JobRunner {
 
   constructor(options: JobRunnerOptions) {
     this.#options = options;
-    const { sql, options: queue, workers, emit, listens, reportError } = options;
+    const { sql, options: queue, workers, emit, listens, instrumentation, reportError } = options;
     const producers = new Map<string, Producer>();
     const { schema, node } = queue;
     this.#acker = new Acker({
@@ -73,6 +74,7 @@ export class JobRunner {
           acker: this.#acker,
           emit,
           listens,
+          instrumentation,
         }),
       );
     }

@@ -2,6 +2,7 @@
 // whole because its timers and counters are read together on every claim.
 import { toClaimedJob } from "../db/job-row.js";
 import type { QueueEvents } from "../events.js";
+import type { Instrumentation } from "../internals.js";
 import { type Executor, run } from "../sql/executor.js";
 import { claimLimitedJobs } from "../sql/flow.js";
 import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
@@ -49,6 +50,8 @@ export interface ProducerOptions {
   emit: Emit;
   /** Whether anyone listens to `event`: payloads nobody reads are not built. */
   listens: (event: keyof QueueEvents) => boolean;
+  /** The queue's hooks (`docket/otel`), read at every attempt. */
+  instrumentation: Instrumentation;
 }
 
 interface Claimed {
@@ -303,12 +306,11 @@ export class Producer {
     const startedAt = performance.now();
     const queueTimeMs = Math.max(0, +(job.attemptedAt ?? 0) - +job.scheduledAt);
     if (this.#options.listens("job:start")) this.#options.emit("job:start", { job, queueTimeMs });
-    const outcome = await runJob(
-      job,
-      this.#options.workers.get(job.worker),
-      claimed.controller,
-      this.#options.node,
-    );
+    const worker = this.#options.workers.get(job.worker);
+    const around = this.#options.instrumentation.attempt;
+    const outcome = around
+      ? await around(job, () => runJob(job, worker, claimed.controller, this.#options.node))
+      : await runJob(job, worker, claimed.controller, this.#options.node);
     const durationMs = performance.now() - startedAt;
     if (claimed.abandoned) return;
     this.#claimed.delete(job.id);
