@@ -8,7 +8,13 @@ import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
 import type { Job } from "../types.js";
 import type { AnyWorker } from "../workers/define-worker.js";
 import { LazyAbortController } from "../workers/lazy-abort-controller.js";
-import { type Outcome, runJob, ShutdownError, toAckRow } from "../workers/run-job.js";
+import {
+  type Outcome,
+  runJob,
+  ShutdownError,
+  toAckRow,
+  unexpectedFailure,
+} from "../workers/run-job.js";
 import type { Acker } from "./acker.js";
 
 type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
@@ -288,12 +294,15 @@ export class Producer {
     const startedAt = performance.now();
     const queueTimeMs = Math.max(0, +(job.attemptedAt ?? 0) - +job.scheduledAt);
     if (this.#options.listens("job:start")) this.#options.emit("job:start", { job, queueTimeMs });
-    const outcome = await runJob(
-      job,
-      this.#options.workers.get(job.worker),
-      claimed.controller,
-      this.#options.node,
-    );
+    const worker = this.#options.workers.get(job.worker);
+    let outcome: Outcome;
+    try {
+      outcome = await runJob(job, worker, claimed.controller, this.#options.node);
+    } catch (error) {
+      // runJob turns every throw of user code into an outcome; should anything else escape,
+      // the attempt still ends and its slot is freed, instead of the job staying executing.
+      outcome = unexpectedFailure(job, error);
+    }
     const durationMs = performance.now() - startedAt;
     if (claimed.abandoned) return;
     this.#claimed.delete(job.id);
