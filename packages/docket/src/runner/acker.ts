@@ -2,6 +2,7 @@ import { isRetryableDatabaseError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
 import { type AckRow, ackJobs, type PlainCompletions } from "../sql/jobs.js";
 import type { JobState } from "../types.js";
+import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
 import { maxErrorMessageLength, storableLimitedText } from "../validation/storable.js";
 
 interface Pending {
@@ -31,7 +32,7 @@ export class Acker {
   readonly #options: AckerOptions;
   #pending: Pending[] = [];
   #inFlight: Pending[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
   #flushing: Promise<void> | undefined;
 
   constructor(options: AckerOptions) {
@@ -55,7 +56,7 @@ export class Acker {
   push(row: AckRow, done: Pending["done"]): void {
     this.#pending.push({ row, done });
     if (this.#pending.length >= this.#options.batchSize) this.#startFlush();
-    else this.#timer ??= setTimeout(() => this.#startFlush(), this.#options.intervalMs);
+    else this.#timer ??= setLongTimeout(() => this.#startFlush(), this.#options.intervalMs);
   }
 
   /** Stores everything queued so far. */
@@ -68,7 +69,7 @@ export class Acker {
 
   #startFlush(): void {
     if (this.#timer) {
-      clearTimeout(this.#timer);
+      this.#timer.clear();
       this.#timer = undefined;
     }
     if (this.#flushing || this.#pending.length === 0) return;

@@ -6,6 +6,7 @@ import { type Executor, run } from "../sql/executor.js";
 import { claimLimitedJobs } from "../sql/flow.js";
 import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
 import type { Job } from "../types.js";
+import { type LongTimer, setLongInterval, setLongTimeout } from "../validation/long-timer.js";
 import type { AnyWorker } from "../workers/define-worker.js";
 import { LazyAbortController } from "../workers/lazy-abort-controller.js";
 import {
@@ -96,8 +97,8 @@ export class Producer {
   /** A wake came while a fetch was under way: look again once it is back. */
   #wokenMeanwhile = false;
   #fillScheduled = false;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #reclaimTimer: NodeJS.Timeout | undefined;
+  #pollTimer: LongTimer | undefined;
+  #reclaimTimer: LongTimer | undefined;
   #backoffUntil = 0;
   /** Set when a fetch was skipped because outcomes piled up in the acker. */
   #waitingForAcks = false;
@@ -140,10 +141,11 @@ export class Producer {
 
   start(): void {
     this.#started = true;
-    this.#pollTimer = setInterval(() => this.wake(), this.#options.pollIntervalMs);
-    this.#pollTimer.unref?.();
-    this.#reclaimTimer = setInterval(() => void this.reclaim(), this.#options.reclaimIntervalMs);
-    this.#reclaimTimer.unref?.();
+    this.#pollTimer = setLongInterval(() => this.wake(), this.#options.pollIntervalMs).unref();
+    this.#reclaimTimer = setLongInterval(
+      () => void this.reclaim(),
+      this.#options.reclaimIntervalMs,
+    ).unref();
     this.wake();
   }
 
@@ -394,8 +396,8 @@ export class Producer {
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
-    if (this.#pollTimer) clearInterval(this.#pollTimer);
-    if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
+    this.#pollTimer?.clear();
+    this.#reclaimTimer?.clear();
     // Jobs claimed by a fetch that was under way are dispatched before the hand-back below.
     while (this.#fetching) await this.#fetching;
     this.#waiting = [];
@@ -419,12 +421,12 @@ export class Producer {
 
 async function settlesWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
   if (promises.length === 0) return true;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+    timer = setLongTimeout(() => resolve(false), ms);
   });
   const all = Promise.all(promises).then(() => true);
   const settled = await Promise.race([all, timeout]);
-  clearTimeout(timer);
+  timer?.clear();
   return settled;
 }

@@ -3,6 +3,7 @@ import type { AckRow } from "../sql/jobs.js";
 import type { Job, JobError, JsonValue } from "../types.js";
 import { describeIssues, validateArgs } from "../validation/args-schema.js";
 import { findNonJson } from "../validation/json.js";
+import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
 import {
   maxErrorMessageLength,
   maxErrorStackLength,
@@ -151,7 +152,7 @@ export async function runJob(
     }
     performed = { ...job, args: parsed.value as Record<string, unknown> };
   }
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   try {
     // A getter: the signal is made only if perform looks at it (see LazyAbortController). A
     // perform that throws before returning its promise lands in the catch below.
@@ -167,7 +168,7 @@ export async function runJob(
       const perform = Promise.resolve(returned);
       const timeoutMs = worker.timeoutMs;
       const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
+        timer = setLongTimeout(() => {
           const error = new JobTimeoutError(worker.name, timeoutMs);
           controller.abort(error);
           reject(error);
@@ -194,7 +195,7 @@ export async function runJob(
       return { kind: "handback" };
     return failure(job, worker, error);
   } finally {
-    if (timer) clearTimeout(timer);
+    timer?.clear();
   }
 }
 
