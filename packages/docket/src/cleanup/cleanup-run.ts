@@ -16,6 +16,7 @@ import {
 } from "../sql/cleanup.js";
 import { run } from "../sql/executor.js";
 import type { JsonValue } from "../types.js";
+import { setLongTimeout } from "../validation/long-timer.js";
 import {
   archiveInBatches,
   type BatchLoop,
@@ -90,7 +91,7 @@ export async function runCleanup(
   const timer =
     timeoutMs === undefined
       ? undefined
-      : setTimeout(() => {
+      : setLongTimeout(() => {
           timedOut = true;
           controller.abort(
             new Error(`cleanup target ${target.name} timed out after ${timeoutMs}ms`),
@@ -117,7 +118,7 @@ export async function runCleanup(
   } catch (caught) {
     error = caught instanceof Error ? caught.message : String(caught);
   } finally {
-    if (timer) clearTimeout(timer);
+    timer?.clear();
     options.signal?.removeEventListener("abort", onAbort);
     await releaseLock();
   }

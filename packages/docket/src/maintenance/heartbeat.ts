@@ -8,6 +8,7 @@ import {
   heartbeatProducers,
   type ProducerRow,
 } from "../sql/producers.js";
+import { type LongTimer, setLongInterval, setLongTimeout } from "../validation/long-timer.js";
 
 /** What a {@link Heartbeat} needs from its node. */
 export interface HeartbeatConfig {
@@ -33,7 +34,7 @@ export interface HeartbeatConfig {
  */
 export class Heartbeat {
   readonly #options: HeartbeatConfig;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
   #beating: Promise<void> | undefined;
   #stopped = false;
 
@@ -44,15 +45,14 @@ export class Heartbeat {
   /** Writes the first beat (throwing if it fails), then beats every interval. */
   async start(): Promise<void> {
     await this.beat();
-    this.#timer = setInterval(() => {
+    this.#timer = setLongInterval(() => {
       if (this.#beating) return;
       this.#beating = this.#beatWithin()
         .catch((error: unknown) => this.#options.onError(error))
         .finally(() => {
           this.#beating = undefined;
         });
-    }, this.#options.intervalMs);
-    this.#timer.unref?.();
+    }, this.#options.intervalMs).unref();
   }
 
   /**
@@ -64,9 +64,9 @@ export class Heartbeat {
     const { timeoutMs, intervalMs } = this.#options;
     if (timeoutMs === undefined) return this.beat();
     const waitMs = Math.max(intervalMs, timeoutMs - intervalMs);
-    let timer: NodeJS.Timeout | undefined;
+    let timer: LongTimer | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+      timer = setLongTimeout(
         () =>
           reject(
             new DatabaseTimeoutError(
@@ -79,7 +79,7 @@ export class Heartbeat {
     });
     const beat = this.beat();
     beat.catch(() => undefined); // a late failure after the timeout was reported already
-    return Promise.race([beat, late]).finally(() => clearTimeout(timer));
+    return Promise.race([beat, late]).finally(() => timer?.clear());
   }
 
   /** Refreshes the rows of all this node's queues in one statement. */
@@ -93,7 +93,7 @@ export class Heartbeat {
   /** Stops beating and deletes this node's rows: it runs no job any more. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearInterval(this.#timer);
+    this.#timer?.clear();
     await this.#beating;
     const { executor, schema, node } = this.#options;
     await run(executor, deleteNodeProducers(schema, node)).catch((error: unknown) =>

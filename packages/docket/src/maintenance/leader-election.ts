@@ -3,6 +3,7 @@ import type { Listener } from "../db/listen-connection.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import { run } from "../sql/executor.js";
 import { claimLeadership, leadershipChannel, releaseLeadership } from "../sql/leaders.js";
+import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
 
 /** The lease all docket nodes of one schema compete for. */
 export const leaderName = "docket";
@@ -34,8 +35,8 @@ export class LeaderElection {
   #isLeader = false;
   #started = false;
   #stopped = false;
-  #timer: NodeJS.Timeout | undefined;
-  #stepDownTimer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
+  #stepDownTimer: LongTimer | undefined;
   #attempt: Promise<void> | undefined;
   #unlisten: (() => Promise<void>) | undefined;
 
@@ -71,7 +72,7 @@ export class LeaderElection {
   /** Gives up the lease at once (if held) and stops competing. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#setLeader(false);
     // A claim in flight is waited for (briefly: the database may be unreachable), so that the
     // release below comes after it.
@@ -88,7 +89,7 @@ export class LeaderElection {
 
   #wake(): void {
     if (this.#stopped || this.#isLeader || this.#attempt) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.clear();
     void this.#runAttempt();
   }
 
@@ -124,8 +125,7 @@ export class LeaderElection {
       nextMs = Math.min(renewMs, 1000);
     }
     if (!this.#stopped) {
-      this.#timer = setTimeout(() => this.#runAttempt(), nextMs);
-      this.#timer.unref?.();
+      this.#timer = setLongTimeout(() => this.#runAttempt(), nextMs).unref();
     }
   }
 
@@ -134,21 +134,20 @@ export class LeaderElection {
    * false, and steps down at once, if that moment has already passed.
    */
   #armStepDown(deadline: number): boolean {
-    if (this.#stepDownTimer) clearTimeout(this.#stepDownTimer);
+    this.#stepDownTimer?.clear();
     // A margin so that this node stops acting as leader a little before anyone can take over.
     const delay = deadline - performance.now() - Math.min(500, this.#options.ttlMs / 10);
     if (delay <= 0) {
       this.#setLeader(false);
       return false;
     }
-    this.#stepDownTimer = setTimeout(() => this.#setLeader(false), delay);
-    this.#stepDownTimer.unref?.();
+    this.#stepDownTimer = setLongTimeout(() => this.#setLeader(false), delay).unref();
     return true;
   }
 
   #setLeader(isLeader: boolean): void {
     if (!isLeader && this.#stepDownTimer) {
-      clearTimeout(this.#stepDownTimer);
+      this.#stepDownTimer.clear();
       this.#stepDownTimer = undefined;
     }
     if (isLeader === this.#isLeader) return;

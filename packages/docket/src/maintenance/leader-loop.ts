@@ -1,3 +1,4 @@
+import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
 import type { PluginContext } from "./plugin.js";
 
 /** What a {@link LeaderLoop} runs and how often. */
@@ -30,7 +31,7 @@ export class LeaderLoop<R = unknown> {
   readonly #context: PluginContext;
   readonly #options: LeaderLoopOptions<R>;
   readonly #unsubscribe: () => void;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
   #running: Promise<void> | undefined;
   #active = false;
   #stopped = false;
@@ -54,13 +55,13 @@ export class LeaderLoop<R = unknown> {
     const active = leader && !this.#stopped;
     if (active === this.#active) return;
     this.#active = active;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#timer = undefined;
     if (active && !this.#running) this.#schedule(0);
   }
 
   #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
+    this.#timer = setLongTimeout(() => {
       this.#timer = undefined;
       this.#running = this.#tick().then((nextDelayMs) => {
         this.#running = undefined;

@@ -2,11 +2,15 @@ import { isRetryableDatabaseError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
 import { type AckRow, ackJobs, type PlainCompletions } from "../sql/jobs.js";
 import type { JobState } from "../types.js";
+import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
+import { maxErrorMessageLength, storableLimitedText } from "../validation/storable.js";
 
 interface Pending {
   row: AckRow;
   /** Called with the stored state, or null when the job had left this node's hands. */
   done: (state: JobState | null) => void;
+  /** Set on the outcome stored in place of one PostgreSQL refused (see Acker#split). */
+  replacement?: true;
 }
 
 /** How the acker reaches the database and reports trouble. */
@@ -28,7 +32,7 @@ export class Acker {
   readonly #options: AckerOptions;
   #pending: Pending[] = [];
   #inFlight: Pending[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: LongTimer | undefined;
   #flushing: Promise<void> | undefined;
 
   constructor(options: AckerOptions) {
@@ -52,7 +56,7 @@ export class Acker {
   push(row: AckRow, done: Pending["done"]): void {
     this.#pending.push({ row, done });
     if (this.#pending.length >= this.#options.batchSize) this.#startFlush();
-    else this.#timer ??= setTimeout(() => this.#startFlush(), this.#options.intervalMs);
+    else this.#timer ??= setLongTimeout(() => this.#startFlush(), this.#options.intervalMs);
   }
 
   /** Stores everything queued so far. */
@@ -65,7 +69,7 @@ export class Acker {
 
   #startFlush(): void {
     if (this.#timer) {
-      clearTimeout(this.#timer);
+      this.#timer.clear();
       this.#timer = undefined;
     }
     if (this.#flushing || this.#pending.length === 0) return;
@@ -83,29 +87,30 @@ export class Acker {
   async #drain(): Promise<void> {
     const batch = this.#pending.splice(0, this.#options.batchSize);
     this.#inFlight = batch;
-    const { executor, schema, node } = this.#options;
-    const plain: PlainCompletions = { ids: [], attempts: [] };
-    const rows: AckRow[] = [];
-    for (const { row } of batch) {
-      if (isPlainCompletion(row)) {
-        plain.ids.push(row.id);
-        plain.attempts.push(row.attempt);
-      } else {
-        rows.push(row);
-      }
+    try {
+      await this.#store(batch);
+    } finally {
+      this.#inFlight = [];
     }
+  }
+
+  /**
+   * Stores a batch, retrying while the database is away. A batch that PostgreSQL refuses for
+   * its data (an outcome it cannot hold) is split in two, and each half stored on its own, so
+   * the one bad outcome is found and recorded as discarded with the reason while the others are
+   * saved.
+   */
+  async #store(batch: Pending[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const [result] = await run(executor, ackJobs(schema, node, plain, rows));
-        const stored = new Set(result?.ids ? result.ids.split(",") : []);
-        this.#inFlight = [];
+        const stored = await this.#send(batch.map((p) => p.row));
         for (const p of batch) p.done(stored.has(p.row.id) ? p.row.state : null);
         return;
       } catch (error) {
         this.#options.onError(error);
+        if (isDataError(error)) return this.#split(batch, error);
         if (!isRetryableDatabaseError(error) || attempt >= 600) {
           // The jobs stay executing; their producer reclaims them (see Producer#reclaim).
-          this.#inFlight = [];
           for (const p of batch) p.done(null);
           return;
         }
@@ -113,6 +118,74 @@ export class Acker {
       }
     }
   }
+
+  async #split(batch: Pending[], error: unknown): Promise<void> {
+    if (batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      await this.#store(batch.slice(0, half));
+      await this.#store(batch.slice(half));
+      return;
+    }
+    const [pending] = batch as [Pending];
+    if (pending.replacement) {
+      pending.done(null); // even the replacement was refused: the producer reclaims it
+      return;
+    }
+    const row = unstoredOutcome(pending.row, error);
+    await this.#store([{ row, done: pending.done, replacement: true }]);
+  }
+
+  async #send(rows: AckRow[]): Promise<Set<string>> {
+    const { executor, schema, node } = this.#options;
+    const plain: PlainCompletions = { ids: [], attempts: [] };
+    const others: AckRow[] = [];
+    for (const row of rows) {
+      if (isPlainCompletion(row)) {
+        plain.ids.push(row.id);
+        plain.attempts.push(row.attempt);
+      } else {
+        others.push(row);
+      }
+    }
+    const [result] = await run(executor, ackJobs(schema, node, plain, others));
+    return new Set(result?.ids ? result.ids.split(",") : []);
+  }
+}
+
+/**
+ * Whether PostgreSQL refused a statement for the data it carried (SQLSTATE class 22, data
+ * exception, such as a NUL in jsonb or an interval out of range; or 54000, a value too large):
+ * sending the same rows again would fail again.
+ */
+function isDataError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && (code.startsWith("22") || code === "54000");
+}
+
+/** The outcome stored in place of one PostgreSQL refused: the attempt ends discarded. */
+function unstoredOutcome(row: AckRow, error: unknown): AckRow {
+  let reason = "unknown error";
+  try {
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    reason = `${String(message)} (SQLSTATE ${String(code)})`;
+  } catch {}
+  return {
+    id: row.id,
+    attempt: row.attempt,
+    state: "discarded",
+    delay_ms: null,
+    refund: 0,
+    error: {
+      attempt: row.attempt,
+      at: new Date().toISOString(),
+      error: storableLimitedText(
+        `UnstorableOutcomeError: the ${row.state} outcome of this attempt could not be stored, so the job was discarded: ${reason}`,
+        maxErrorMessageLength,
+      ),
+    },
+    meta: {},
+  };
 }
 
 /** A completion that adds nothing to `meta`: it travels in the arrays of {@link ackJobs}. */

@@ -7,9 +7,16 @@ import { type Executor, run } from "../sql/executor.js";
 import { claimLimitedJobs } from "../sql/flow.js";
 import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
 import type { Job } from "../types.js";
+import { type LongTimer, setLongInterval, setLongTimeout } from "../validation/long-timer.js";
 import type { AnyWorker } from "../workers/define-worker.js";
 import { LazyAbortController } from "../workers/lazy-abort-controller.js";
-import { type Outcome, runJob, ShutdownError, toAckRow } from "../workers/run-job.js";
+import {
+  type Outcome,
+  runJob,
+  ShutdownError,
+  toAckRow,
+  unexpectedFailure,
+} from "../workers/run-job.js";
 import type { Acker } from "./acker.js";
 
 type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
@@ -95,8 +102,8 @@ export class Producer {
   /** A wake came while a fetch was under way: look again once it is back. */
   #wokenMeanwhile = false;
   #fillScheduled = false;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #reclaimTimer: NodeJS.Timeout | undefined;
+  #pollTimer: LongTimer | undefined;
+  #reclaimTimer: LongTimer | undefined;
   #backoffUntil = 0;
   /** Set when a fetch was skipped because outcomes piled up in the acker. */
   #waitingForAcks = false;
@@ -149,10 +156,11 @@ export class Producer {
 
   start(): void {
     this.#started = true;
-    this.#pollTimer = setInterval(() => this.wake(), this.#options.pollIntervalMs);
-    this.#pollTimer.unref?.();
-    this.#reclaimTimer = setInterval(() => void this.reclaim(), this.#options.reclaimIntervalMs);
-    this.#reclaimTimer.unref?.();
+    this.#pollTimer = setLongInterval(() => this.wake(), this.#options.pollIntervalMs).unref();
+    this.#reclaimTimer = setLongInterval(
+      () => void this.reclaim(),
+      this.#options.reclaimIntervalMs,
+    ).unref();
     this.wake();
   }
 
@@ -308,9 +316,17 @@ export class Producer {
     if (this.#options.listens("job:start")) this.#options.emit("job:start", { job, queueTimeMs });
     const worker = this.#options.workers.get(job.worker);
     const around = this.#options.instrumentation.attempt;
-    const outcome = around
-      ? await around(job, () => runJob(job, worker, claimed.controller, this.#options.node))
-      : await runJob(job, worker, claimed.controller, this.#options.node);
+    let outcome: Outcome;
+    try {
+      outcome = around
+        ? await around(job, () => runJob(job, worker, claimed.controller, this.#options.node))
+        : await runJob(job, worker, claimed.controller, this.#options.node);
+    } catch (error) {
+      // runJob turns every throw of user code into an outcome; should anything else escape
+      // (a tracer's hook included), the attempt still ends and its slot is freed, instead of
+      // the job staying executing.
+      outcome = unexpectedFailure(job, error);
+    }
     const durationMs = performance.now() - startedAt;
     if (claimed.abandoned) return;
     this.#claimed.delete(job.id);
@@ -402,8 +418,8 @@ export class Producer {
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
-    if (this.#pollTimer) clearInterval(this.#pollTimer);
-    if (this.#reclaimTimer) clearInterval(this.#reclaimTimer);
+    this.#pollTimer?.clear();
+    this.#reclaimTimer?.clear();
     // Jobs claimed by a fetch that was under way are dispatched before the hand-back below.
     while (this.#fetching) await this.#fetching;
     this.#waiting = [];
@@ -427,12 +443,12 @@ export class Producer {
 
 async function settlesWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {
   if (promises.length === 0) return true;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
+    timer = setLongTimeout(() => resolve(false), ms);
   });
   const all = Promise.all(promises).then(() => true);
   const settled = await Promise.race([all, timeout]);
-  clearTimeout(timer);
+  timer?.clear();
   return settled;
 }

@@ -14,11 +14,34 @@ export function defaultBackoff(attempt: number, random: () => number = Math.rand
   return base + base * 0.1 * random();
 }
 
-/** Seconds to wait before the next attempt of a job that failed, using its worker's override. */
-export function backoffSeconds(job: Job, override: ((job: Job) => number) | undefined): number {
+/**
+ * Seconds to wait before the next attempt of a job that failed, using its worker's override.
+ * An override that throws, or returns no usable number, gives the default backoff; `note` then
+ * says why, to be stored with the attempt's error.
+ */
+export function backoffSeconds(
+  job: Job,
+  override: ((job: Job) => number) | undefined,
+): { seconds: number; note?: string } {
   if (override) {
-    const seconds = override(job);
-    if (Number.isFinite(seconds) && seconds >= 0) return seconds;
+    let seconds: unknown;
+    try {
+      seconds = override(job);
+    } catch (error) {
+      return {
+        seconds: defaultBackoff(job.attempt),
+        note: `backoff() threw ${describe(error)}; the default backoff was used`,
+      };
+    }
+    if (typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0) return { seconds };
   }
-  return defaultBackoff(job.attempt);
+  return { seconds: defaultBackoff(job.attempt) };
+}
+
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    return "a value that could not be described";
+  }
 }

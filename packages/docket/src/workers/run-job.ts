@@ -3,13 +3,27 @@ import type { AckRow } from "../sql/jobs.js";
 import type { Job, JobError, JsonValue } from "../types.js";
 import { describeIssues, validateArgs } from "../validation/args-schema.js";
 import { findNonJson } from "../validation/json.js";
-import { backoffSeconds } from "./backoff.js";
+import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
+import {
+  maxErrorMessageLength,
+  maxErrorStackLength,
+  storableLimitedText,
+  storableResult,
+} from "../validation/storable.js";
+import { backoffSeconds, defaultBackoff } from "./backoff.js";
 import { type AnyWorker, isCancel, isSnooze } from "./define-worker.js";
 
 /** What happened in one attempt, before it is stored. */
 export type Outcome =
   | { kind: "complete"; result: JsonValue | undefined }
-  | { kind: "error"; error: unknown; state: "retryable" | "discarded"; delayMs: number }
+  | {
+      kind: "error";
+      error: unknown;
+      state: "retryable" | "discarded";
+      delayMs: number;
+      /** Said after the error's text, such as why the default backoff was used. */
+      note?: string;
+    }
   | { kind: "snooze"; delayMs: number }
   | { kind: "cancel"; reason: string }
   /** Shutdown took the job back before it finished: available again, attempt refunded. */
@@ -23,15 +37,61 @@ export class ShutdownError extends Error {
   }
 }
 
-function describeError(job: Job, error: unknown): JobError {
-  const entry: JobError = { attempt: job.attempt, at: new Date().toISOString(), error: "" };
-  if (error instanceof Error) {
-    entry.error = `${error.name}: ${error.message}`;
-    if (error.stack) entry.stack = error.stack;
-  } else {
-    entry.error = typeof error === "string" ? error : (JSON.stringify(error) ?? String(error));
-  }
+/**
+ * Describes a thrown value for `errors`, whatever it is: an Error, a string, a circular object,
+ * an object holding a BigInt, a Proxy that throws on every access. Never throws, so the attempt
+ * is always stored. Texts are made storable and cut to the documented limits.
+ */
+export function describeError(job: Job, error: unknown, note?: string): JobError {
+  const { text, stack } = describeThrown(error);
+  const full = note ? `${text} (${note})` : text;
+  const entry: JobError = {
+    attempt: job.attempt,
+    at: new Date().toISOString(),
+    error: storableLimitedText(full, maxErrorMessageLength),
+  };
+  if (stack) entry.stack = storableLimitedText(stack, maxErrorStackLength);
   return entry;
+}
+
+function describeThrown(error: unknown): { text: string; stack?: string } {
+  try {
+    if (error instanceof Error) {
+      const stack = error.stack;
+      const text = `${String(error.name)}: ${String(error.message)}`;
+      return typeof stack === "string" && stack !== "" ? { text, stack } : { text };
+    }
+    if (typeof error === "string") return { text: error };
+  } catch {
+    // A Proxy, or getters that throw: described below, as far as it can be.
+  }
+  try {
+    const json = JSON.stringify(error);
+    if (typeof json === "string") return { text: json };
+  } catch {
+    // A cycle, a BigInt, a throwing toJSON: fall back to String().
+  }
+  try {
+    return { text: String(error) };
+  } catch {
+    let kind = "value";
+    try {
+      kind = typeof error;
+    } catch {}
+    return { text: `a thrown ${kind} that could not be described` };
+  }
+}
+
+/**
+ * Longest delay stored before a job is due again: 100 years, well inside PostgreSQL's
+ * timestamp range. A backoff or snooze beyond it is clamped to it.
+ */
+export const maxDelayMs = 100 * 365 * 86_400_000;
+
+/** A delay as stored: a finite whole number of milliseconds within {@link maxDelayMs}. */
+export function storableDelay(ms: number): number {
+  if (!(ms > 0)) return 0;
+  return Math.min(maxDelayMs, Math.round(ms));
 }
 
 function failure(
@@ -42,8 +102,26 @@ function failure(
 ): Outcome {
   if (discard || job.attempt >= job.maxAttempts)
     return { kind: "error", error, state: "discarded", delayMs: 0 };
-  const seconds = backoffSeconds(job, worker?.backoff as ((job: Job) => number) | undefined);
-  return { kind: "error", error, state: "retryable", delayMs: Math.round(seconds * 1000) };
+  const { seconds, note } = backoffSeconds(
+    job,
+    worker?.backoff as ((job: Job) => number) | undefined,
+  );
+  const outcome: Outcome = {
+    kind: "error",
+    error,
+    state: "retryable",
+    delayMs: storableDelay(seconds * 1000),
+  };
+  if (note) outcome.note = note;
+  return outcome;
+}
+
+/** The outcome of an attempt that ended in an error outside the worker's code. */
+export function unexpectedFailure(job: Job, error: unknown): Outcome {
+  if (job.attempt >= job.maxAttempts)
+    return { kind: "error", error, state: "discarded", delayMs: 0 };
+  const delayMs = storableDelay(defaultBackoff(job.attempt) * 1000);
+  return { kind: "error", error, state: "retryable", delayMs };
 }
 
 /**
@@ -74,7 +152,7 @@ export async function runJob(
     }
     performed = { ...job, args: parsed.value as Record<string, unknown> };
   }
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   try {
     // A getter: the signal is made only if perform looks at it (see LazyAbortController). A
     // perform that throws before returning its promise lands in the catch below.
@@ -90,7 +168,7 @@ export async function runJob(
       const perform = Promise.resolve(returned);
       const timeoutMs = worker.timeoutMs;
       const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
+        timer = setLongTimeout(() => {
           const error = new JobTimeoutError(worker.name, timeoutMs);
           controller.abort(error);
           reject(error);
@@ -100,7 +178,7 @@ export async function runJob(
       result = await Promise.race([perform, timedOut]);
     }
     // Brands, not instanceof: a worker module may return a snooze of another copy of docket.
-    if (isSnooze(result)) return { kind: "snooze", delayMs: result.delayMs };
+    if (isSnooze(result)) return { kind: "snooze", delayMs: storableDelay(result.delayMs) };
     if (isCancel(result)) return { kind: "cancel", reason: result.reason };
     if (result !== undefined) {
       const problem = findNonJson(result, "result");
@@ -117,7 +195,7 @@ export async function runJob(
       return { kind: "handback" };
     return failure(job, worker, error);
   } finally {
-    if (timer) clearTimeout(timer);
+    timer?.clear();
   }
 }
 
@@ -125,7 +203,7 @@ export async function runJob(
 export function toAckRow(job: Job, outcome: Outcome): AckRow {
   if (outcome.kind === "complete") {
     // The common case, once per job: one object, no spread.
-    const meta = outcome.result === undefined ? {} : { result: outcome.result };
+    const meta = outcome.result === undefined ? {} : { result: storableResult(outcome.result) };
     return {
       id: job.id,
       attempt: job.attempt,
@@ -143,7 +221,7 @@ export function toAckRow(job: Job, outcome: Outcome): AckRow {
         ...base,
         state: outcome.state,
         delay_ms: outcome.state === "retryable" ? outcome.delayMs : null,
-        error: describeError(job, outcome.error),
+        error: describeError(job, outcome.error, outcome.note),
       };
     case "snooze":
       return {
