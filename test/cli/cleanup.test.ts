@@ -188,3 +188,39 @@ describe("two runs of one target", () => {
     );
   });
 });
+
+describe("targets that must never be cleaned", () => {
+  let env: Record<string, string>;
+  let config: string;
+  beforeAll(async () => {
+    config = join(mkdtempSync(join(tmpdir(), "docket-cleanup-")), "docket.toml");
+    const module = fileURLToPath(new URL("./fixtures/cleanup-targets.js", import.meta.url));
+    writeFileSync(config, `modules = [${JSON.stringify(module)}]\n`);
+    env = { DOCKET_DATABASE_URL: db.url };
+    expect((await runCli(["migrate", "--config", config], { env })).code).toBe(0);
+    await db.sql`DROP ROLE IF EXISTS docket_expired_role`;
+    await db.sql`CREATE ROLE docket_expired_role VALID UNTIL '2000-01-01'`;
+  });
+
+  test('table "pg_authid" is refused, exit non-zero, and no role is deleted', async () => {
+    const result = await runCli(["cleanup", "Roles", "--json", "--config", config], { env });
+    expect(result.code).not.toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(printed.success).not.toBe(true);
+    expect(result.stdout + result.stderr).toContain(
+      'cleanup.Roles: table "pg_authid" does not exist on the search path',
+    );
+    const [role] =
+      await db.sql`SELECT count(*)::int AS n FROM pg_roles WHERE rolname = 'docket_expired_role'`;
+    expect(role?.n).toBe(1);
+  });
+
+  test("docket's own schema_migrations is refused; migrate still works after", async () => {
+    const result = await runCli(["cleanup", "Migrations", "--json", "--config", config], { env });
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain("is in docket's own schema docket");
+    const [left] = await db.sql`SELECT count(*)::int AS n FROM docket.schema_migrations`;
+    expect(left?.n).toBeGreaterThan(0);
+    expect((await runCli(["migrate", "--config", config], { env })).code).toBe(0);
+  });
+});

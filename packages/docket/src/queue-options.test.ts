@@ -29,6 +29,13 @@ describe("queue options", () => {
     expect(error.message).toMatch(/queues\.mailers\.limit/);
   });
 
+  test("a PostgreSQL system schema is refused as docket's schema", () => {
+    for (const schema of ["information_schema", "pg_catalog", "pg_toast"]) {
+      const error = configError(() => new Queue({ connection: url, schema }));
+      expect(error.message).toContain(`schema "${schema}" belongs to PostgreSQL`);
+    }
+  });
+
   test("bad durations, schemas and missing connections are refused at construction", () => {
     expect(configError(() => new Queue({ connection: url, pollInterval: "soon" })).message).toMatch(
       /pollInterval: expected a duration/,

@@ -9,13 +9,19 @@ import { checkFlow, flowOptionsShape } from "./flow/flow-options.js";
 import type { Logger } from "./logger.js";
 import { maintenanceOptionsShape } from "./maintenance/maintenance-options.js";
 import { durationMs } from "./validation/duration.js";
-import { checkIdentifier } from "./validation/identifiers.js";
+import { checkIdentifier, isSystemSchema } from "./validation/identifiers.js";
 import { zodToConfigError } from "./validation/zod-errors.js";
 import { type AnyWorker, isWorker, nameSchema } from "./workers/define-worker.js";
 
 const identifier = z.string().superRefine((value, ctx) => {
   try {
     checkIdentifier(value, "schema", 40);
+    if (isSystemSchema(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `schema ${JSON.stringify(value)} belongs to PostgreSQL; docket needs a schema of its own`,
+      });
+    }
   } catch (error) {
     ctx.addIssue({ code: "custom", message: (error as Error).message });
   }

@@ -185,7 +185,7 @@ export class Queue extends QueueEventEmitter {
     }
     await this.#settle();
     // Cleanup targets' tables and columns, before anything runs.
-    await this.#cleanup.check(this.#sql);
+    await this.#cleanup.check(this.#sql, this.schema);
     this.#state = "starting";
     const runner = new JobRunner({
       sql: this.#sql,

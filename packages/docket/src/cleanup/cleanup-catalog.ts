@@ -6,29 +6,35 @@ import {
   type TableInfoRow,
 } from "../sql/cleanup.js";
 import { type Executor, run } from "../sql/executor.js";
+import { isSystemSchema } from "../validation/identifiers.js";
 import type { CleanupTarget } from "./define-target.js";
 
 /**
  * Checks a cleanup target's table and columns against the catalog and describes the table for
- * the statements that delete its rows. Undefined for a target without a table.
+ * the statements that delete its rows. Undefined for a target without a table. A table in a
+ * system schema or in docket's own schema (`docketSchema`) is refused: docket's tables have
+ * their own built-in targets, and cleaning the catalogs would break the database.
  *
  * @throws ConfigError naming the target and everything wrong with it.
  */
 export async function resolveTargetTable(
   executor: Executor,
   target: CleanupTarget,
+  docketSchema: string,
 ): Promise<BatchTable | undefined> {
   if (!target.table) return undefined;
   const { schema, name } = target.table;
-  const [row] = await run(executor, describeTable(schema, name));
   const where = `cleanup.${target.name}`;
   const shown = schema === undefined ? name : `${schema}.${name}`;
+  if (schema !== undefined) refuseSchema(where, shown, schema, docketSchema);
+  const [row] = await run(executor, describeTable(schema, name));
   if (!row) {
     const place = schema === undefined ? "on the search path" : `in schema ${schema}`;
     throw new ConfigError(`${where}: table "${shown}" does not exist ${place}`, {
       path: `${where}.table`,
     });
   }
+  refuseSchema(where, shown, row.schema, docketSchema);
   const problems = tableProblems(target, row);
   if (problems.length > 0) {
     throw new ConfigError(`${where}: ${problems.join("; ")}`, { path: where });
@@ -40,6 +46,22 @@ export async function resolveTargetTable(
     columns: row.columns.map((c) => c.name),
     key,
   });
+}
+
+/** Throws when `schema` is a system schema or docket's own. */
+function refuseSchema(where: string, shown: string, schema: string, docketSchema: string): void {
+  if (isSystemSchema(schema)) {
+    throw new ConfigError(
+      `${where}: table "${shown}" is in PostgreSQL's system schema ${schema}, which cleanup never touches`,
+      { path: `${where}.table` },
+    );
+  }
+  if (schema === docketSchema) {
+    throw new ConfigError(
+      `${where}: table "${shown}" is in docket's own schema ${schema}; docket's tables are cleaned by the built-in targets (Jobs, JobArchive, Producers)`,
+      { path: `${where}.table` },
+    );
+  }
 }
 
 /** What the catalog says against the target, one message per problem. */

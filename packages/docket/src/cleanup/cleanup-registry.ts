@@ -214,11 +214,11 @@ export class CleanupRegistry {
    *
    * @throws ConfigError naming each target that does not fit its table.
    */
-  async check(sql: Sql): Promise<void> {
+  async check(sql: Sql, schema: string): Promise<void> {
     const problems: ConfigError[] = [];
     for (const target of this.targets) {
       try {
-        await resolveTargetTable(sql, target);
+        await resolveTargetTable(sql, target, schema);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
         problems.push(error);

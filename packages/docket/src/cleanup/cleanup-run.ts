@@ -106,7 +106,7 @@ export async function runCleanup(
   let complete = false;
   let error: string | undefined;
   try {
-    const table = await resolveTargetTable(options.sql, target);
+    const table = await resolveTargetTable(options.sql, target, options.schema);
     if (table) details.table = `${table.schema}.${table.name}`;
     complete = await runStrategy(
       target,

@@ -27,13 +27,22 @@ export interface TableInfoRow {
 }
 
 /**
- * The table named `table` in `schema`, or on the search path when `schema` is undefined;
- * no row if there is none. Names are exact (case-sensitive), as the catalog stores them.
+ * The table named `table` in `schema`, or in the first schema of the search path that holds
+ * one when `schema` is undefined; no row if there is none. An unqualified name never resolves
+ * to a system schema (`pg_catalog`, `information_schema`, `pg_toast`, `pg_temp*`), even when
+ * the search path names one, so `pg_authid` is "not found" rather than the role catalog.
+ * Names are exact (case-sensitive), as the catalog stores them.
  */
 export function describeTable(schema: string | undefined, table: string) {
   const regclass =
     schema === undefined
-      ? sql`to_regclass(quote_ident(${table}::text))`
+      ? sql`(
+          SELECT c.oid FROM unnest(current_schemas(false)) WITH ORDINALITY AS p(nspname, ord)
+          JOIN pg_namespace n ON n.nspname = p.nspname
+          JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = ${table}::text
+          WHERE p.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+            AND p.nspname NOT LIKE 'pg\_temp\_%' AND p.nspname NOT LIKE 'pg\_toast\_temp\_%'
+          ORDER BY p.ord LIMIT 1)`
       : sql`to_regclass(quote_ident(${schema}::text) || '.' || quote_ident(${table}::text))`;
   return sql<TableInfoRow>`
     SELECT n.nspname::text AS schema, c.relname::text AS name, c.relkind::text AS kind,

@@ -19,3 +19,18 @@ export function checkIdentifier(name: unknown, what: string, maxLength = 63): st
   }
   return name;
 }
+
+/**
+ * Whether `schema` belongs to PostgreSQL itself: the catalogs, the information schema, TOAST
+ * storage and temporary schemas. Cleanup never touches them, and docket never lives in them.
+ */
+export function isSystemSchema(schema: string): boolean {
+  return (
+    schema === "pg_catalog" ||
+    schema === "information_schema" ||
+    schema === "pg_toast" ||
+    schema.startsWith("pg_temp_") ||
+    schema.startsWith("pg_toast_temp_") ||
+    schema === "pg_temp"
+  );
+}
