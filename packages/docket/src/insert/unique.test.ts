@@ -210,13 +210,19 @@ describe("unique jobs", () => {
   test("a unique insert in a transaction that rolls back leaves nothing behind", async () => {
     const queue = makeQueue();
     let inside: Job | undefined;
-    await db.sql
-      .begin(async (tx) => {
+    let again: Job | undefined;
+    const rollback = new Error("roll back");
+    // Only the intended rollback is caught: a failed insert or assertion inside would reject
+    // with its own error and fail here.
+    await expect(
+      db.sql.begin(async (tx) => {
         inside = await queue.insert(digest, { userId: 77 }, { tx });
-        expect((await queue.insert(digest, { userId: 77 }, { tx })).id).toBe(inside.id);
-        throw new Error("roll back");
-      })
-      .catch(() => {});
+        again = await queue.insert(digest, { userId: 77 }, { tx });
+        throw rollback;
+      }),
+    ).rejects.toBe(rollback);
+    // Inside the transaction, the second insert saw the first.
+    expect(again).toMatchObject({ id: inside?.id, conflict: true });
     expect(inside?.conflict).toBe(false);
     const after = await queue.insert(digest, { userId: 77 });
     expect(after.conflict).toBe(false);
