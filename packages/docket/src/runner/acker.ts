@@ -7,8 +7,11 @@ import { maxErrorMessageLength, storableLimitedText } from "../validation/storab
 
 interface Pending {
   row: AckRow;
-  /** Called with the stored state, or null when the job had left this node's hands. */
-  done: (state: JobState | null) => void;
+  /**
+   * Called with the stored state, or null when the job had left this node's hands; with the
+   * error stored instead when PostgreSQL refused the outcome and the job was discarded.
+   */
+  done: (state: JobState | null, unstored?: Error) => void;
   /** Set on the outcome stored in place of one PostgreSQL refused (see Acker#split). */
   replacement?: true;
 }
@@ -132,7 +135,10 @@ export class Acker {
       return;
     }
     const row = unstoredOutcome(pending.row, error);
-    await this.#store([{ row, done: pending.done, replacement: true }]);
+    const unstored = new Error(row.error?.error);
+    unstored.name = "UnstorableOutcomeError";
+    const done = (state: JobState | null) => pending.done(state, unstored);
+    await this.#store([{ row, done, replacement: true }]);
   }
 
   async #send(rows: AckRow[]): Promise<Set<string>> {

@@ -382,12 +382,19 @@ export class Producer {
 
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
     const { acker, emit, listens } = this.#options;
-    acker.push(toAckRow(job, outcome), (state) => {
+    acker.push(toAckRow(job, outcome), (state, unstored) => {
       if (this.#waitingForAcks || this.#limited) {
         this.#waitingForAcks = false;
         this.wake();
       }
       if (state === null) return; // cancelled, rescued or deleted meanwhile: not ours to report
+      if (unstored) {
+        // PostgreSQL refused the outcome; the job was discarded with this error instead.
+        const stored: Job = { ...job, state };
+        emit("job:error", { job: stored, error: unstored, state: "discarded", ...timing });
+        emit("job:discard", { job: stored, error: unstored, ...timing });
+        return;
+      }
       if (outcome.kind === "complete" && !listens("job:complete")) return;
       const stored: Job = { ...job, state };
       switch (outcome.kind) {

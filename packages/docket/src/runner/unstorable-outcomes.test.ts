@@ -88,7 +88,12 @@ describe("outcomes PostgreSQL cannot hold as given", () => {
       onError: (error) => errors.push(error),
     });
     const reported = new Map<string, JobState | null>();
-    for (const row of rows) acker.push(row, (state) => reported.set(row.id, state));
+    const unstored = new Map<string, Error>();
+    for (const row of rows)
+      acker.push(row, (state, error) => {
+        reported.set(row.id, state);
+        if (error) unstored.set(row.id, error);
+      });
     await acker.flush();
 
     const stored = await jobs();
@@ -101,11 +106,13 @@ describe("outcomes PostgreSQL cannot hold as given", () => {
       const job = stored.get(id) as Stored;
       expect(job.state).toBe("discarded");
       expect(reported.get(id)).toBe("discarded");
+      expect(unstored.get(id)?.name).toBe("UnstorableOutcomeError");
       expect(job.errors).toHaveLength(1);
       expect(job.errors[0]?.error).toMatch(
         /^UnstorableOutcomeError: .*could not be stored.*SQLSTATE 22/,
       );
     }
+    expect([...unstored.keys()].sort()).toEqual([nul, far].sort());
     expect(errors.length).toBeGreaterThan(0);
   });
 
