@@ -7,8 +7,11 @@ import {
   defineWorker,
   InsertError,
   Migrator,
+  NotMigratedError,
+  type Plugin,
   Queue,
   type QueueOptions,
+  QueueStateError,
 } from "../packages/docket/src/index.js";
 import { useTestDatabase } from "./support/database.js";
 import { queueFactory } from "./support/queues.js";
@@ -124,5 +127,73 @@ describe("malformed args and names at insert", () => {
     const before = await jobCount();
     await expect(q.insert(name as string, {})).rejects.toThrow(InsertError);
     expect(await jobCount()).toBe(before);
+  });
+});
+
+describe("a failed start()", () => {
+  const rows = async (node: string) => {
+    const [row] = await db.sql<{ leaders: number; producers: number }[]>`
+      SELECT (SELECT count(*)::int FROM docket.leaders WHERE node = ${node}) AS leaders,
+             (SELECT count(*)::int FROM docket.producers WHERE node = ${node}) AS producers`;
+    return row;
+  };
+
+  test("on an unmigrated schema: NotMigratedError saying to migrate, every time; after migrate it starts", async () => {
+    await db.sql`DROP SCHEMA IF EXISTS unmigrated CASCADE`;
+    const q = makeQueue({ schema: "unmigrated", queues: { default: 1 } });
+    for (let i = 0; i < 2; i++) {
+      const error = await q.start().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotMigratedError);
+      expect((error as Error).message).toMatch(/schema "unmigrated".*run `docket migrate`/);
+    }
+    await q.migrate();
+    await q.start();
+    expect(q.checkQueue("default")).not.toBeNull();
+  });
+
+  test("a step that fails is undone (heartbeat rows gone) and start() can be retried", async () => {
+    let fail = true;
+    const flaky: Plugin = {
+      name: "flaky",
+      async start() {
+        if (fail) throw new Error("plugin could not start");
+      },
+      async stop() {},
+    };
+    const node = "retry-node";
+    const q = makeQueue({ node, queues: { default: 1 }, plugins: [flaky] });
+    await expect(q.start()).rejects.toThrow("plugin could not start");
+    expect(await rows(node)).toEqual({ leaders: 0, producers: 0 });
+    fail = false;
+    await q.start();
+    expect((await rows(node))?.producers).toBe(1);
+  });
+
+  test("stop() during start(): start rejects with QueueStateError and no leaders row is left", async () => {
+    let release = () => {};
+    let entered = () => {};
+    const inPlugin = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const slow: Plugin = {
+      name: "slow",
+      start: () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+          entered();
+        }),
+      async stop() {},
+    };
+    const node = "stopped-while-starting";
+    const q = makeQueue({ node, queues: { default: 1 }, plugins: [slow] });
+    const starting = q.start().catch((e: unknown) => e);
+    await inPlugin;
+    const stopping = q.stop();
+    release();
+    const error = await starting;
+    await stopping;
+    expect(error).toBeInstanceOf(QueueStateError);
+    expect((error as Error).message).toContain("stop() was called while it ran");
+    expect(await rows(node)).toEqual({ leaders: 0, producers: 0 });
   });
 });

@@ -55,6 +55,43 @@ export class MigrationError extends DocketError {
   }
 }
 
+/**
+ * docket's tables are missing or older than this version of docket: the schema was never
+ * migrated, or a newer docket added migrations that were not applied. Run `docket migrate` (or
+ * `queue.migrate()`) as a role that owns the schema.
+ *
+ * @example
+ * ```ts
+ * await queue.start().catch(async (e) => {
+ *   if (e instanceof NotMigratedError) console.error(e.message); // "… run `docket migrate` …"
+ * });
+ * ```
+ */
+export class NotMigratedError extends DocketError {
+  /** The schema docket looked in. */
+  readonly schema: string;
+
+  constructor(schema: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      "NOT_MIGRATED",
+      `docket's tables in schema "${schema}" ${detail}; run \`docket migrate\` (or queue.migrate()) first`,
+      options,
+    );
+    this.schema = schema;
+  }
+}
+
+/**
+ * A statement failed because a table or type of docket does not exist (SQLSTATE 42P01/42704):
+ * the schema was not migrated. Returns the {@link NotMigratedError} that says so, or `error`.
+ */
+export function explainUndefinedTable(error: unknown, schema: string): unknown {
+  const code = errorCode(error);
+  if (code !== "42P01" && code !== "42704" && code !== "3F000") return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new NotMigratedError(schema, `are missing (${detail})`, { cause: error });
+}
+
 /** An admin call named a job that does not exist. */
 export class JobNotFoundError extends DocketError {
   readonly jobId: string;
@@ -115,8 +152,8 @@ export class CleanupTargetNotFoundError extends DocketError {
 
 /** The queue was used in a way its state does not allow (insert after stop, start twice…). */
 export class QueueStateError extends DocketError {
-  constructor(message: string) {
-    super("QUEUE_STATE", message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("QUEUE_STATE", message, options);
   }
 }
 

@@ -68,6 +68,7 @@ export {
   JobNotFoundError,
   JobTimeoutError,
   MigrationError,
+  NotMigratedError,
   PoolerError,
   QueueStateError,
 } from "./errors.js";

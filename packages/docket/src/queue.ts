@@ -19,7 +19,14 @@ import { openListener, openPool } from "./db/connection-options.js";
 import type { Listener } from "./db/listen-connection.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { sessionParameters } from "./db/session-options.js";
-import { ConfigError, explainPoolerError, InsertError, QueueStateError } from "./errors.js";
+import {
+  ConfigError,
+  explainPoolerError,
+  explainUndefinedTable,
+  InsertError,
+  NotMigratedError,
+  QueueStateError,
+} from "./errors.js";
 import { QueueEventEmitter, type QueueEvents } from "./events.js";
 import type { FlowOptions, ParsedFlowOptions } from "./flow/flow-options.js";
 import { type FlowContext, readQueueLimits, setQueueLimits } from "./flow/flow-store.js";
@@ -62,6 +69,8 @@ export class Queue extends QueueEventEmitter {
   readonly #instrumentation: Instrumentation = {};
   #state: "idle" | "starting" | "started" | "stopping" | "stopped" = "idle";
   #stopping: Promise<void> | undefined;
+  /** The start under way or last made, settled either way: what `stop()` waits for. */
+  #starting: Promise<void> | undefined;
   readonly #maintenance: Maintenance;
   readonly #cleanup: CleanupRegistry;
 
@@ -174,7 +183,13 @@ export class Queue extends QueueEventEmitter {
     });
   }
 
-  /** Starts fetching and running the jobs of this node's queues. */
+  /**
+   * Starts fetching and running the jobs of this node's queues. A start that fails undoes what
+   * it began (LISTEN, heartbeat rows, leadership) and leaves the queue idle, so `start()` may be
+   * called again; a `stop()` called meanwhile makes it reject with a {@link QueueStateError}.
+   *
+   * @throws NotMigratedError when docket's migrations are not all applied to the schema.
+   */
   async start(): Promise<void> {
     if (this.#state !== "idle")
       throw new QueueStateError(`start() called on a queue that is ${this.#state}`);
@@ -183,32 +198,86 @@ export class Queue extends QueueEventEmitter {
       this.#state = "started";
       return;
     }
-    await this.#settle();
-    // Cleanup targets' tables and columns, before anything runs.
-    await this.#cleanup.check(this.#sql, this.schema);
     this.#state = "starting";
-    const runner = new JobRunner({
-      sql: this.#sql,
-      listener: this.#listener,
-      options: this.options,
-      workers: this.#workers,
-      emit: this.#emitExplained,
-      listens: (event) => this.listenerCount(event) > 0,
-      instrumentation: this.#instrumentation,
-      reportError: (error, source) => this.#reportError(error, source),
-    });
-    this.#runner = runner;
-    // Stored pause and scale before anything can fetch. A LISTEN that cannot hear itself (a
-    // pooler in transaction mode) fails here, naming the `listen` option.
-    await runner.listen().catch((error: unknown) => {
-      this.#reportError(error, "listener");
+    const starting = this.#start();
+    this.#starting = starting.catch(() => {});
+    return starting;
+  }
+
+  async #start(): Promise<void> {
+    try {
+      await this.#settle();
+      await this.#checkMigrated();
+      this.#throwIfStopping();
+      // Cleanup targets' tables and columns, before anything runs.
+      await this.#cleanup.check(this.#sql, this.schema);
+      this.#throwIfStopping();
+      const runner = new JobRunner({
+        sql: this.#sql,
+        listener: this.#listener,
+        options: this.options,
+        workers: this.#workers,
+        emit: this.#emitExplained,
+        listens: (event) => this.listenerCount(event) > 0,
+        instrumentation: this.#instrumentation,
+        reportError: (error, source) => this.#reportError(error, source),
+      });
+      this.#runner = runner;
+      // Stored pause and scale before anything can fetch. A LISTEN that cannot hear itself (a
+      // pooler in transaction mode) fails here, naming the `listen` option.
+      await runner.listen().catch((error: unknown) => {
+        this.#reportError(error, "listener");
+        throw error;
+      });
+      this.#throwIfStopping();
+      // Heartbeat rows first: the lifeline rescues jobs whose producer has no row.
+      await this.#maintenance.start(runner);
+      this.#throwIfStopping();
+      runner.start();
+      this.#state = "started";
+      this.#logger.info("docket started", {
+        node: this.node,
+        queues: [...runner.producers.keys()],
+      });
+    } catch (caught) {
+      const error = explainUndefinedTable(explainPoolerError(caught), this.schema);
+      if (this.#stopping) {
+        // stop() waits for this start to settle, then undoes it as it stops a started node.
+        if (error instanceof QueueStateError) throw error;
+        throw new QueueStateError("start() did not finish: stop() was called while it ran", {
+          cause: error,
+        });
+      }
+      await this.#undoStart();
+      this.#state = "idle";
       throw error;
-    });
-    // Heartbeat rows first: the lifeline rescues jobs whose producer has no row.
-    await this.#maintenance.start(runner);
-    runner.start();
-    this.#state = "started";
-    this.#logger.info("docket started", { node: this.node, queues: [...runner.producers.keys()] });
+    }
+  }
+
+  /** The check `start()` makes between steps: a `stop()` meanwhile ends the start. */
+  #throwIfStopping(): void {
+    if (this.#stopping)
+      throw new QueueStateError("start() did not finish: stop() was called while it ran");
+  }
+
+  /** Refuses to start on a schema missing any of this docket's migrations. */
+  async #checkMigrated(): Promise<void> {
+    const pending = (await new Migrator(this.#sql, this.schema).status()).filter((m) => !m.applied);
+    if (pending.length === 0) return;
+    const names = pending.map((m) => `${String(m.version).padStart(4, "0")}_${m.name}`);
+    throw new NotMigratedError(
+      this.schema,
+      `lack ${pending.length} migration(s) (${names.join(", ")})`,
+    );
+  }
+
+  /** Stops what a failed start began, so that the next `start()` begins afresh. */
+  async #undoStart(): Promise<void> {
+    const report = (source: string) => (error: unknown) => this.#reportError(error, source);
+    await this.#maintenance.resign().catch(report("leadership"));
+    await this.#runner?.stop(0).catch(report("runner"));
+    await this.#maintenance.stopHeartbeat().catch(report("heartbeat"));
+    this.#runner = undefined;
   }
 
   /**
@@ -229,6 +298,7 @@ export class Queue extends QueueEventEmitter {
 
   async #stop(graceMs: number): Promise<void> {
     this.#state = "stopping";
+    await this.#starting; // a start under way ends at its next step; then it is undone below
     const resigned = this.#maintenance.resign(); // leadership is given up at once
     await this.#runner?.stop(graceMs);
     await resigned;

@@ -83,8 +83,20 @@ export function databaseMaintenanceTarget(options: DatabaseMaintenanceOptions = 
     ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     async run(ctx) {
-      const tables = (await run(ctx.sql, existingTables(ctx.schema, wanted))).map((r) => r.name);
+      const found = await run(ctx.sql, existingTables(ctx.schema, wanted));
+      // What the role may not do is skipped, not failed: a running node's role need not own
+      // docket's tables (docs/security.md).
+      const tables = found.filter((t) => t.maintainable).map((t) => t.name);
+      const owned = found.filter((t) => t.owned).map((t) => t.name);
       const details: Record<string, JsonValue> = { tables };
+      const skipped = found.filter((t) => !t.maintainable).map((t) => t.name);
+      if (skipped.length > 0) {
+        details.skipped = skipped;
+        ctx.logger.warn("docket DatabaseMaintenance skipped tables it may not maintain", {
+          tables: skipped,
+          hint: "run it as the tables' owner, or GRANT MAINTAIN (PostgreSQL 17+)",
+        });
+      }
       const dropped: string[] = [];
       const reindexed: string[] = [];
       const vacuumed: string[] = [];
@@ -93,7 +105,7 @@ export function databaseMaintenanceTarget(options: DatabaseMaintenanceOptions = 
         return { deleted: 0, details, complete: false };
       };
       if (dropInvalidIndexes) {
-        for (const index of await run(ctx.sql, invalidLeftoverIndexes(ctx.schema, tables))) {
+        for (const index of await run(ctx.sql, invalidLeftoverIndexes(ctx.schema, owned))) {
           if (ctx.shouldStop()) return stopped();
           await runUtility(ctx.sql, dropIndexConcurrently(ctx.schema, index.name));
           dropped.push(index.name);

@@ -82,8 +82,12 @@ export class Migrator {
     return this.#files;
   }
 
-  /** Applies every pending migration; returns the ones it applied. */
+  /**
+   * Applies every pending migration; returns the ones it applied. With nothing pending it only
+   * reads `schema_migrations` (no CREATE SCHEMA), so a role without CREATE may call it.
+   */
   async up(): Promise<MigrationStatus[]> {
+    if ((await this.status()).every((m) => m.applied)) return [];
     await this.#prepare();
     const applied: MigrationStatus[] = [];
     for (const file of this.#migrations) {

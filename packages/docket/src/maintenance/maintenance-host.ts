@@ -46,7 +46,7 @@ export class Maintenance {
   readonly plugins: readonly Plugin[];
   readonly #config: MaintenanceConfig;
   readonly #listeners = new Set<(isLeader: boolean) => void>();
-  readonly #loops: { stop(): Promise<void> }[] = [];
+  #loops: { stop(): Promise<void> }[] = [];
   #election: LeaderElection | undefined;
   #heartbeat: Heartbeat | undefined;
   #started: Plugin[] = [];
@@ -182,6 +182,7 @@ export class Maintenance {
       }),
     ]);
     this.#started = [];
+    this.#loops = [];
     this.#listeners.clear();
   }
 

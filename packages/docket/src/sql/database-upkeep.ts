@@ -6,10 +6,18 @@ import { sql } from "kysely";
  * {@link runUtility} in ../database-maintenance.ts, one statement per round trip.
  */
 
-/** The tables among `tables` that exist in `schema`. */
+/**
+ * The tables among `tables` that exist in `schema`, with what the current role may do to them:
+ * `owned` (a member of the owner: may drop their indexes) and `maintainable` (owned, or granted
+ * MAINTAIN on PostgreSQL 17 and later: may VACUUM, ANALYZE and REINDEX them).
+ */
 export function existingTables(schema: string, tables: string[]) {
-  return sql<{ name: string }>`
-    SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  return sql<{ name: string; owned: boolean; maintainable: boolean }>`
+    SELECT c.relname::text AS name, o.owned,
+      o.owned OR CASE WHEN current_setting('server_version_num')::int >= 170000
+        THEN has_table_privilege(c.oid, 'MAINTAIN') ELSE false END AS maintainable
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    CROSS JOIN LATERAL (SELECT pg_has_role(c.relowner, 'USAGE') AS owned) o
     WHERE n.nspname = ${schema} AND c.relname = ANY(${tables}::text[]) AND c.relkind IN ('r', 'p')
     ORDER BY array_position(${tables}::text[], c.relname::text)`;
 }
