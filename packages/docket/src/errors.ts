@@ -1,3 +1,5 @@
+import type { Job } from "./types.js";
+
 /**
  * Error classes of docket. Each has a stable `code` that callers can branch on, and keeps the
  * underlying error as `cause`.
@@ -111,6 +113,30 @@ export class JobCancelledError extends DocketError {
 
   constructor(jobId: string) {
     super("JOB_CANCELLED", `job ${jobId} was cancelled`);
+    this.jobId = jobId;
+  }
+}
+
+/** `waitForJob`: the job was discarded (out of attempts, or refused); its last error is here. */
+export class JobDiscardedError extends DocketError {
+  readonly jobId: string;
+  /** The job as it finished, errors included. */
+  readonly job: Job;
+
+  constructor(job: Job) {
+    const last = job.errors[job.errors.length - 1];
+    super("JOB_DISCARDED", `job ${job.id} was discarded${last ? `: ${last.error}` : ""}`);
+    this.jobId = job.id;
+    this.job = job;
+  }
+}
+
+/** `waitForJob`: the job did not finish within the timeout (it goes on; only the wait ended). */
+export class WaitTimeoutError extends DocketError {
+  readonly jobId: string;
+
+  constructor(jobId: string, timeoutMs: number) {
+    super("WAIT_TIMEOUT", `job ${jobId} did not finish within ${timeoutMs}ms`);
     this.jobId = jobId;
   }
 }

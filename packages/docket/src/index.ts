@@ -13,6 +13,7 @@ export {
   readStatus,
   type StatusReport,
 } from "./admin/read-status.js";
+export type { WaitForJobOptions } from "./admin/wait-for-job.js";
 export {
   type BuiltInTargetOptions,
   type JobArchiveOptions,
@@ -65,12 +66,14 @@ export {
   InsertError,
   isRetryableDatabaseError,
   JobCancelledError,
+  JobDiscardedError,
   JobNotFoundError,
   JobTimeoutError,
   MigrationError,
   NotMigratedError,
   PoolerError,
   QueueStateError,
+  WaitTimeoutError,
 } from "./errors.js";
 export { type AttemptTiming, QueueEventEmitter, type QueueEvents } from "./events.js";
 export { describeLimits } from "./flow/describe-limits.js";

@@ -2,6 +2,7 @@
 // is in the folders it composes (docs/architecture.md).
 import type { Sql } from "postgres";
 import * as admin from "./admin/admin.js";
+import { type WaitForJobOptions, waitForJob } from "./admin/wait-for-job.js";
 import {
   CleanupRegistry,
   type CleanupTargetSummary,
@@ -353,6 +354,27 @@ export class Queue extends QueueEventEmitter {
       this.emit("jobs:insert", { queue: first.queue, worker: first.worker, count: jobs.length });
     }
     return jobs;
+  }
+
+  /**
+   * Waits until a job finishes, from any process (one that runs no queues too): resolves with
+   * the completed job (its result in `meta.result`); rejects with `JobDiscardedError`,
+   * `JobCancelledError`, `WaitTimeoutError` after `timeout`, or the signal's reason. Woken by a
+   * NOTIFY from the ack that finishes the job, with a poll (`pollInterval`, 1 s) as fallback.
+   *
+   * @example
+   * ```ts
+   * const job = await queue.insert(render, { pageId });
+   * const done = await queue.waitForJob(job.id, { timeout: "30s" });
+   * ```
+   */
+  async waitForJob(id: string | number | bigint, options?: WaitForJobOptions): Promise<Job> {
+    await this.#settle();
+    return waitForJob(
+      { sql: this.#sql, schema: this.schema, listener: this.#listener },
+      String(id),
+      options,
+    );
   }
 
   /** One job by id, or null. */

@@ -48,6 +48,27 @@ export function insertChannel(schema: string): string {
   return `${schema}_jobs`;
 }
 
+/**
+ * The NOTIFY channel on which the ack tells `waitForJob` callers that an awaited job finished
+ * (payload: its id). Only jobs marked with {@link awaitedKey} are notified: a NOTIFY serializes
+ * committing transactions, so the hot path sends none for jobs nobody waits for.
+ */
+export function finishedChannel(schema: string): string {
+  return `${schema}_finished`;
+}
+
+/** The meta key `waitForJob` sets on the job it waits for. */
+export const awaitedKey = "docket:awaited";
+
+/** Marks a job as awaited unless it has finished; returns nothing when it does not exist. */
+export function markAwaited(schema: string, id: string) {
+  return sql<{ id: string }>`
+    UPDATE ${sql.id(schema, "jobs")} SET meta = meta || jsonb_build_object(${awaitedKey}::text, true)
+    WHERE id = ${id}::bigint AND state NOT IN ('completed', 'discarded', 'cancelled')
+      AND NOT meta ? ${awaitedKey}
+    RETURNING id::text`;
+}
+
 /** What {@link insertJobBatch} returns: one row for the whole batch. */
 export interface InsertedBatch {
   /** The new ids in the order of the args, comma separated. */
@@ -178,7 +199,7 @@ export interface PlainCompletions {
 export function ackJobs(schema: string, node: string, plain: PlainCompletions, rows: AckRow[]) {
   const jobs = sql.id(schema, "jobs");
   const state = sql.id(schema, "job_state");
-  return sql<{ ids: string | null; notified: string }>`
+  return sql<{ ids: string | null; notified: string; finished: string }>`
     WITH x AS MATERIALIZED (
       SELECT c.id, c.attempt, 'completed'::${state} AS state, NULL::double precision AS delay_ms,
         0 AS refund, NULL::jsonb AS error, NULL::jsonb AS meta
@@ -207,12 +228,15 @@ export function ackJobs(schema: string, node: string, plain: PlainCompletions, r
       -- whole table, and hash-joins the batch against it.
       WHERE j.id = ANY(ARRAY(SELECT id FROM x)) AND j.id = x.id
         AND j.state::text = 'executing' AND j.attempt = x.attempt AND j.attempted_by = ${node}
-      RETURNING j.id, j.state, j.queue
+      RETURNING j.id, j.state, j.queue, j.meta ? ${awaitedKey} AS awaited
     )
     SELECT string_agg(id::text, ',') AS ids, (
       SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
       FROM (SELECT DISTINCT queue FROM acked WHERE state = 'available') q
-    ) AS notified
+    ) AS notified, (
+      SELECT count(pg_notify(${finishedChannel(schema)}, a.id::text)) FROM acked a
+      WHERE a.awaited AND a.state IN ('completed', 'discarded', 'cancelled')
+    ) AS finished
     FROM acked`;
 }
 
