@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import {
   ArgsError,
   ConfigError,
+  DocketError,
   defineWorker,
   InsertError,
   Migrator,
@@ -195,5 +196,123 @@ describe("a failed start()", () => {
     expect(error).toBeInstanceOf(QueueStateError);
     expect((error as Error).message).toContain("stop() was called while it ran");
     expect(await rows(node)).toEqual({ leaders: 0, producers: 0 });
+  });
+});
+
+describe("input PostgreSQL cannot store gets a docket error naming the field", () => {
+  const worker = defineWorker({ name: "StoreCheck", perform: async () => {} });
+  const deep = () => {
+    let value: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 10_000; i++) value = { next: value };
+    return value;
+  };
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ["NUL in args", () => makeQueue().insert(worker, { s: "a\u0000b" }), /args\.s holds a NUL/],
+    [
+      "lone surrogate in args",
+      () => makeQueue().insert(worker, { s: "cut \ud83d" }),
+      /args\.s holds a lone UTF-16 surrogate/,
+    ],
+    [
+      "NUL in an args key",
+      () => makeQueue().insert(worker, { "k\u0000": 1 }),
+      /args has a key that holds a NUL/,
+    ],
+    [
+      "NUL in a tag",
+      () => makeQueue().insert(worker, {}, { tags: ["a\u0000"] }),
+      /tags\[0\]: holds a NUL/,
+    ],
+    [
+      "lone surrogate in a tag",
+      () => makeQueue().insert(worker, {}, { tags: ["\udc00"] }),
+      /tags\[0\]: holds a lone UTF-16 surrogate/,
+    ],
+    [
+      "NUL in meta",
+      () => makeQueue().insert(worker, {}, { meta: { note: "\u0000" } }),
+      /meta\.note holds a NUL/,
+    ],
+    [
+      "args nested 10,000 deep",
+      () => makeQueue().insert(worker, deep()),
+      /nests deeper than 100 levels/,
+    ],
+    [
+      "year 10000 in scheduledAt",
+      () => makeQueue().insert(worker, {}, { scheduledAt: new Date("+010000-01-01T00:00:00Z") }),
+      /scheduledAt: must be before the year 10000/,
+    ],
+    [
+      "meta over 64 KiB",
+      () => makeQueue().insert(worker, {}, { meta: { blob: "x".repeat(70_000) } }),
+      /meta is \d+ bytes as JSON, over the limit of 65536/,
+    ],
+  ];
+  test.each(cases)("%s", async (_name, insert, message) => {
+    const before = await jobCount();
+    const error = await insert().catch((e: unknown) => e);
+    expect(error, String(error)).toBeInstanceOf(DocketError);
+    expect((error as Error).message).toMatch(message);
+    expect(await jobCount()).toBe(before);
+  });
+
+  test("a NUL in the node name is a ConfigError at construction", () => {
+    expect(() => new Queue({ connection: db.url, node: "web\u0000-1" })).toThrow(
+      /node: holds a NUL/,
+    );
+  });
+});
+
+describe("errors that say what to do", () => {
+  test("a bad connection string is a ConfigError, not TypeError: Invalid URL", () => {
+    let error: unknown;
+    try {
+      new Queue({ connection: "postgres://user:pa#ss@host:notaport/db" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toMatch(
+      /connection: not a valid PostgreSQL connection string/,
+    );
+    expect((error as ConfigError).message).not.toContain("pa#ss");
+  });
+
+  test("a missing table (42P01) says to migrate", async () => {
+    await db.sql`DROP SCHEMA IF EXISTS empty_schema CASCADE`;
+    await db.sql`CREATE SCHEMA empty_schema`;
+    const q = makeQueue({ schema: "empty_schema" });
+    for (const call of [() => q.insert("Anything", {}), () => q.getJob(1), () => q.listJobs()]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NotMigratedError);
+      expect((error as Error).message).toMatch(/run `docket migrate`/);
+    }
+  });
+
+  test('getJob("abc") and cancelJob("abc") throw the same error class', async () => {
+    const q = makeQueue();
+    const get = await q.getJob("abc").catch((e: unknown) => e);
+    const cancel = await q.cancelJob("abc").catch((e: unknown) => e);
+    expect(get).toBeInstanceOf(ConfigError);
+    expect(cancel).toBeInstanceOf(ConfigError);
+    expect((get as Error).message).toBe('getJob: "abc" is not a job id');
+  });
+
+  test("admin calls after stop() throw a QueueStateError, not CONNECTION_ENDED", async () => {
+    const q = new Queue({ connection: db.url, poolSize: 2 });
+    await q.getJob(1);
+    await q.stop();
+    for (const call of [
+      () => q.getJob(1),
+      () => q.listJobs(),
+      () => q.cancelJob(1),
+      () => q.pauseQueue("default"),
+      () => q.queueLimits("default"),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(QueueStateError);
+      expect((error as Error).message).toMatch(/after stop\(\)/);
+    }
   });
 });

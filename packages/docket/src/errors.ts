@@ -272,7 +272,7 @@ const connectionErrorCodes = new Set([
 ]);
 
 /** The code of a database or driver error (`40P01`, `ECONNRESET`…), if it has one. */
-function errorCode(error: unknown): string | undefined {
+export function errorCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null) return undefined;
   const code = (error as { code?: unknown }).code;
   return typeof code === "string" ? code : undefined;

@@ -10,6 +10,7 @@ import type { Logger } from "./logger.js";
 import { maintenanceOptionsShape } from "./maintenance/maintenance-options.js";
 import { durationMs } from "./validation/duration.js";
 import { checkIdentifier, isSystemSchema } from "./validation/identifiers.js";
+import { findUnstorableText } from "./validation/json.js";
 import { zodToConfigError } from "./validation/zod-errors.js";
 import { type AnyWorker, isWorker, nameSchema } from "./workers/define-worker.js";
 
@@ -79,7 +80,15 @@ export const queueOptionsSchema = z
     /** Where LISTEN runs: true (own session connection), false (poll only), or a direct URL/sql. */
     listen: listenOptionSchema,
     schema: identifier.default("docket"),
-    node: z.string().min(1).max(255).optional(),
+    node: z
+      .string()
+      .min(1)
+      .max(255)
+      .superRefine((value, ctx) => {
+        const problem = findUnstorableText(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
     queues: z.record(nameSchema, queueSchema).default({}),
     workers: z.array(workerSchema).default([]),
     pollInterval: durationMs({ min: 10 }).default(1000),

@@ -22,6 +22,7 @@ import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { sessionParameters } from "./db/session-options.js";
 import {
   ConfigError,
+  errorCode,
   explainPoolerError,
   explainUndefinedTable,
   InsertError,
@@ -347,7 +348,7 @@ export class Queue extends QueueEventEmitter {
       ? wrap({ count: argsList.length, meta: options?.meta }, insert)
       : insert(options?.meta);
     const jobs = (await call.catch((error: unknown) => {
-      throw explainPoolerError(error);
+      throw this.#explain(error, "insert");
     })) as Job<Args>[];
     const first = jobs[0];
     if (first && this.listenerCount("jobs:insert") > 0) {
@@ -368,18 +369,20 @@ export class Queue extends QueueEventEmitter {
    * const done = await queue.waitForJob(job.id, { timeout: "30s" });
    * ```
    */
-  async waitForJob(id: string | number | bigint, options?: WaitForJobOptions): Promise<Job> {
-    await this.#settle();
-    return waitForJob(
-      { sql: this.#sql, schema: this.schema, listener: this.#listener },
-      String(id),
-      options,
-    );
+  waitForJob(id: string | number | bigint, options?: WaitForJobOptions): Promise<Job> {
+    return this.#admin("waitForJob", async () => {
+      await this.#settle();
+      return waitForJob(
+        { sql: this.#sql, schema: this.schema, listener: this.#listener },
+        String(id),
+        options,
+      );
+    });
   }
 
   /** One job by id, or null. */
   getJob(id: string | number | bigint): Promise<Job | null> {
-    return admin.getJob(this.#sql, this.schema, id);
+    return this.#admin("getJob", () => admin.getJob(this.#sql, this.schema, id));
   }
 
   /**
@@ -391,7 +394,7 @@ export class Queue extends QueueEventEmitter {
    * ```
    */
   listJobs(options?: admin.ListJobsOptions): Promise<admin.JobPage> {
-    return admin.listJobs(this.#sql, this.schema, options);
+    return this.#admin("listJobs", () => admin.listJobs(this.#sql, this.schema, options));
   }
 
   /**
@@ -399,7 +402,7 @@ export class Queue extends QueueEventEmitter {
    * false and `count` is `max`, so that counting stays cheap on a table of millions.
    */
   countJobs(filter: admin.JobFilter, max = 100_000): Promise<{ count: number; exact: boolean }> {
-    return admin.countJobs(this.#sql, this.schema, filter, max);
+    return this.#admin("countJobs", () => admin.countJobs(this.#sql, this.schema, filter, max));
   }
 
   /**
@@ -408,12 +411,12 @@ export class Queue extends QueueEventEmitter {
    * `JobNotFoundError` for a missing job.
    */
   cancelJob(id: admin.JobId): Promise<Job | null> {
-    return admin.cancelJob(this.#sql, this.schema, id);
+    return this.#admin("cancelJob", () => admin.cancelJob(this.#sql, this.schema, id));
   }
 
   /** Cancels the matching jobs that have not finished; returns those it cancelled. */
   cancelJobs(filter: admin.BulkOptions): Promise<Job[]> {
-    return admin.cancelJobs(this.#sql, this.schema, filter);
+    return this.#admin("cancelJobs", () => admin.cancelJobs(this.#sql, this.schema, filter));
   }
 
   /**
@@ -421,22 +424,22 @@ export class Queue extends QueueEventEmitter {
    * had none left). Returns it, or null if it is available or executing already.
    */
   retryJob(id: admin.JobId): Promise<Job | null> {
-    return admin.retryJob(this.#sql, this.schema, id);
+    return this.#admin("retryJob", () => admin.retryJob(this.#sql, this.schema, id));
   }
 
   /** Retries the matching scheduled, retryable and finished jobs; returns those it retried. */
   retryJobs(filter: admin.BulkOptions): Promise<Job[]> {
-    return admin.retryJobs(this.#sql, this.schema, filter);
+    return this.#admin("retryJobs", () => admin.retryJobs(this.#sql, this.schema, filter));
   }
 
   /** Deletes a job that is not executing; returns it as it was, or null if it is executing. */
   deleteJob(id: admin.JobId): Promise<Job | null> {
-    return admin.deleteJob(this.#sql, this.schema, id);
+    return this.#admin("deleteJob", () => admin.deleteJob(this.#sql, this.schema, id));
   }
 
   /** Deletes the matching jobs that are not executing; returns them as they were. */
   deleteJobs(filter: admin.BulkOptions): Promise<Job[]> {
-    return admin.deleteJobs(this.#sql, this.schema, filter);
+    return this.#admin("deleteJobs", () => admin.deleteJobs(this.#sql, this.schema, filter));
   }
 
   /**
@@ -444,7 +447,7 @@ export class Queue extends QueueEventEmitter {
    * `{ scheduleIn: "10m" }`. Returns it, or null if it is executing or finished.
    */
   rescheduleJob(id: admin.JobId, to: admin.RescheduleTo): Promise<Job | null> {
-    return admin.rescheduleJob(this.#sql, this.schema, id, to);
+    return this.#admin("rescheduleJob", () => admin.rescheduleJob(this.#sql, this.schema, id, to));
   }
 
   /**
@@ -457,16 +460,16 @@ export class Queue extends QueueEventEmitter {
    * ```
    */
   pauseQueue(name: string, options: QueueControlOptions = {}): Promise<void> {
-    return controlQueue(this.#controlContext, { action: "pause", queue: name, node: options.node });
+    return this.#admin("pauseQueue", () =>
+      controlQueue(this.#controlContext, { action: "pause", queue: name, node: options.node }),
+    );
   }
 
   /** Resumes a paused queue on every node, or on one node with `{ node }`. */
   resumeQueue(name: string, options: QueueControlOptions = {}): Promise<void> {
-    return controlQueue(this.#controlContext, {
-      action: "resume",
-      queue: name,
-      node: options.node,
-    });
+    return this.#admin("resumeQueue", () =>
+      controlQueue(this.#controlContext, { action: "resume", queue: name, node: options.node }),
+    );
   }
 
   /**
@@ -474,12 +477,14 @@ export class Queue extends QueueEventEmitter {
    * unless `{ node }` is given); `null` returns every node to its configured limit.
    */
   scaleQueue(name: string, limit: number | null, options: QueueControlOptions = {}): Promise<void> {
-    return controlQueue(this.#controlContext, {
-      action: "scale",
-      queue: name,
-      limit,
-      node: options.node,
-    });
+    return this.#admin("scaleQueue", () =>
+      controlQueue(this.#controlContext, {
+        action: "scale",
+        queue: name,
+        limit,
+        node: options.node,
+      }),
+    );
   }
 
   /**
@@ -493,7 +498,9 @@ export class Queue extends QueueEventEmitter {
    * ```
    */
   limitQueue(name: string, limits: FlowOptions | null): Promise<ParsedFlowOptions | null> {
-    return this.#settle().then(() => setQueueLimits(this.#flowContext, name, limits));
+    return this.#admin("limitQueue", () =>
+      this.#settle().then(() => setQueueLimits(this.#flowContext, name, limits)),
+    );
   }
 
   /**
@@ -505,7 +512,7 @@ export class Queue extends QueueEventEmitter {
    * ```
    */
   queueLimits(name: string): Promise<ParsedFlowOptions | null> {
-    return readQueueLimits(this.#flowContext, name);
+    return this.#admin("queueLimits", () => readQueueLimits(this.#flowContext, name));
   }
 
   /**
@@ -543,7 +550,9 @@ export class Queue extends QueueEventEmitter {
       options: this.options,
       logger: this.#logger,
     };
-    return this.#settle().then(() => this.#cleanup.runNow(name, runtime, options));
+    return this.#admin("runCleanup", () =>
+      this.#settle().then(() => this.#cleanup.runNow(name, runtime, options)),
+    );
   }
 
   /** For `docket/testing`; not part of the API. */
@@ -573,6 +582,33 @@ export class Queue extends QueueEventEmitter {
       producers: this.#runner?.producers ?? new Map(),
       configured: queues,
     };
+  }
+
+  /**
+   * Runs an admin call: refused once `stop()` closed this queue's connections, and its
+   * database errors explained (a pooler, a schema that is not migrated, a stop under way).
+   */
+  async #admin<T>(call: string, body: () => Promise<T>): Promise<T> {
+    if (this.#state === "stopped" && this.#ownsSql) {
+      throw new QueueStateError(
+        `${call}() after stop(): this queue's connections are closed; make a new Queue`,
+      );
+    }
+    try {
+      return await body();
+    } catch (error) {
+      throw this.#explain(error, call);
+    }
+  }
+
+  /** A database error as the user can act on it. */
+  #explain(error: unknown, call: string): unknown {
+    if (this.#stopping && errorCode(error) === "CONNECTION_ENDED") {
+      return new QueueStateError(`${call}() during stop(): this queue's connections are closed`, {
+        cause: error,
+      });
+    }
+    return explainUndefinedTable(explainPoolerError(error), this.schema);
   }
 
   /** See {@link settleArrayTypes}: after the first query, reconnects skip a risky type fetch. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { toJob } from "../db/job-row.js";
-import { ConfigError, InsertError, JobNotFoundError } from "../errors.js";
+import { ConfigError, JobNotFoundError } from "../errors.js";
 import * as statements from "../sql/admin.js";
 import { type Executor, run } from "../sql/executor.js";
 import type { JobRow } from "../sql/jobs.js";
@@ -78,7 +78,7 @@ const oneOrMany = <T extends z.ZodType>(item: T) =>
 const workerName = z.union([nameSchema, z.object({ name: nameSchema }).transform((w) => w.name)]);
 const date = z.date().refine((d) => !Number.isNaN(d.getTime()), "must be a valid Date");
 const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  const problem = findNonJson(value);
+  const problem = findNonJson(value, "$", { text: true });
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
@@ -156,12 +156,10 @@ function toSql(filter: ParsedFilter): statements.JobFilterSql {
  * ```ts
  * const job = await getJob(sql, "docket", "42");
  * ```
- * @throws InsertError for something that is not a job id.
+ * @throws ConfigError for something that is not a job id, as every admin call by id does.
  */
 export async function getJob(executor: Executor, schema: string, id: JobId): Promise<Job | null> {
-  const text = String(id);
-  if (!/^\d{1,19}$/.test(text))
-    throw new InsertError(`getJob: ${JSON.stringify(text)} is not a job id`);
+  const text = parseId(id, "getJob");
   const [row] = await run(executor, selectJob(schema, text));
   return row ? toJob(row) : null;
 }

@@ -222,6 +222,16 @@ describe("overrides passed in code", () => {
 });
 
 describe("errors people can act on", () => {
+  test("a file with several problems reports every one of them at once", async () => {
+    const path = configFile(
+      `database_url = "${url}"\npruner_x = 1\npoll_interval = "soon"\n[queues]\ndefault = "ten"\n`,
+    );
+    const error = await configError(load(path));
+    expect(error.message).toContain("pruner_x: unknown option");
+    expect(error.message).toContain("poll_interval");
+    expect(error.message).toContain("queues.default");
+  });
+
   test("a TOML syntax error gives the file, line and column", async () => {
     const path = configFile(`database_url = "${url}"\n[queues]\ndefault = = 10\n`);
     const error = await configError(load(path));

@@ -114,6 +114,7 @@ export async function loadConfig(
   // The file: snake_case keys to constructor form, file-only keys checked and taken out.
   const schema = fileSchema();
   const issues: FileIssue[] = [];
+  const misnamedUrl = document !== undefined && document !== null && "connection" in document;
   if (document && "connection" in document) {
     issues.push({
       path: ["connection"],
@@ -125,16 +126,23 @@ export async function loadConfig(
     string,
     unknown
   >;
+  // Every problem is collected and reported at once, not only the first one found.
+  const problems: ConfigError[] = [];
   if (issues.length > 0) {
     const messages = issues.map((issue) => `${path}: ${joinPath(issue.path)}: ${issue.message}`);
-    throw new ConfigError(messages.join("; "), { path: joinPath((issues[0] as FileIssue).path) });
+    problems.push(
+      new ConfigError(messages.join("; "), { path: joinPath((issues[0] as FileIssue).path) }),
+    );
   }
   const { databaseUrl, modules: moduleKey, ...fileLayer } = converted;
   const fileOnly = fileOnlySchema.safeParse({ databaseUrl, modules: moduleKey });
   if (!fileOnly.success) {
-    throw mergedOptionsError(fileOnly.error, schema, [{ path: [], origin: fileOrigin }], converted);
+    problems.push(
+      mergedOptionsError(fileOnly.error, schema, [{ path: [], origin: fileOrigin }], converted),
+    );
+  } else if (fileOnly.data.databaseUrl !== undefined) {
+    fileLayer.connection = fileOnly.data.databaseUrl;
   }
-  if (fileOnly.data.databaseUrl !== undefined) fileLayer.connection = fileOnly.data.databaseUrl;
 
   const cleanupNames = [
     ...namesOf(fileLayer.cleanup),
@@ -160,24 +168,40 @@ export async function loadConfig(
     ...provenanceOf(overrides, { kind: "code" }, isPlainObject),
   ];
 
-  if (merged.connection === undefined) {
-    throw new ConfigError(
-      `no database URL: set database_url in ${document ? path : "a docket.toml"}, the DOCKET_DATABASE_URL or DATABASE_URL environment variable, or pass connection in code`,
-      { path: "connection" },
+  // Not when the file gave one that is misnamed or malformed: that is reported already.
+  const noUrl =
+    merged.connection === undefined && !misnamedUrl && !(fileOnly.success === false && databaseUrl);
+  if (noUrl) {
+    problems.push(
+      new ConfigError(
+        `no database URL: set database_url in ${document ? path : "a docket.toml"}, the DOCKET_DATABASE_URL or DATABASE_URL environment variable, or pass connection in code`,
+        { path: "connection" },
+      ),
     );
   }
-  const parsed = queueOptionsSchema.safeParse(merged);
+  // A missing URL is reported above; the other options are still checked.
+  const checked =
+    merged.connection === undefined ? { ...merged, connection: "postgres://unset" } : merged;
+  const parsed = queueOptionsSchema.safeParse(checked);
   if (!parsed.success) {
-    throw mergedOptionsError(parsed.error, queueOptionsSchema, entries, merged, {
-      connection: "database_url",
+    problems.push(
+      mergedOptionsError(parsed.error, queueOptionsSchema, entries, merged, {
+        connection: "database_url",
+      }),
+    );
+  }
+  if (problems.length === 1) throw problems[0];
+  if (problems.length > 1) {
+    throw new ConfigError(problems.map((p) => p.message).join("; "), {
+      path: problems[0]?.path as string,
+      cause: problems,
     });
   }
   const root = dirname(resolve(path));
+  const modules = fileOnly.success ? fileOnly.data.modules : [];
   return {
     options: merged as QueueOptions,
-    modules: fileOnly.data.modules.map((module) =>
-      isAbsolute(module) ? module : resolve(root, module),
-    ),
+    modules: modules.map((module) => (isAbsolute(module) ? module : resolve(root, module))),
     file: document ? resolve(path) : undefined,
   };
 }

@@ -40,7 +40,7 @@ export const cronEntrySchema = z
     args: z
       .record(z.string(), z.unknown())
       .superRefine((args, ctx) => {
-        const problem = findNonJson(args, "args");
+        const problem = findNonJson(args, "args", { text: true });
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       })
       .default({}),

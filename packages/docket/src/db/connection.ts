@@ -1,4 +1,5 @@
 import postgres, { type Sql } from "postgres";
+import { ConfigError } from "../errors.js";
 
 /**
  * Seconds to wait before reconnecting after `retries` failed attempts. postgres.js's default
@@ -18,6 +19,23 @@ export function createPool(
   url: string,
   max: number,
   options: { prepare?: boolean; parameters?: Record<string, string> } = {},
+): Sql {
+  try {
+    return openPostgres(url, max, options);
+  } catch (error) {
+    // postgres.js parses the URL with `new URL`: its TypeError says neither what nor where.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(
+      `connection: not a valid PostgreSQL connection string (${reason}); expected postgres://user:password@host:port/database, with special characters in the password percent-encoded`,
+      { path: "connection", cause: error },
+    );
+  }
+}
+
+function openPostgres(
+  url: string,
+  max: number,
+  options: { prepare?: boolean; parameters?: Record<string, string> },
 ): Sql {
   return postgres(url, {
     max,

@@ -5,7 +5,7 @@ import type { Executor } from "../sql/executor.js";
 import type { InsertRow } from "../sql/jobs.js";
 import { type ArgsResult, describeIssues, validateArgs } from "../validation/args-schema.js";
 import { type Duration, durationMs } from "../validation/duration.js";
-import { findNonJson } from "../validation/json.js";
+import { findNonJson, findUnstorableText } from "../validation/json.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 import { type AnyWorker, nameSchema } from "../workers/define-worker.js";
 import { type UniqueOptions, uniqueOverrideSchema } from "./unique-options.js";
@@ -30,6 +30,18 @@ export interface InsertOptions {
   unique?: UniqueOptions | false;
 }
 
+/**
+ * The largest `meta` one insert may give, in bytes of JSON (64 KiB). meta is read with every
+ * job; large data belongs in args (bounded by `maxArgsBytes`) or in tables of your own.
+ */
+export const maxMetaBytes = 64 * 1024;
+
+/** A string PostgreSQL can store: no NUL, no lone surrogate. */
+const storableText = z.string().superRefine((value, ctx) => {
+  const problem = findUnstorableText(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const insertOptionsSchema = z
   .object({
     queue: nameSchema.optional(),
@@ -37,10 +49,14 @@ const insertOptionsSchema = z
     scheduledAt: z
       .date()
       .refine((d) => !Number.isNaN(d.getTime()), "must be a valid Date")
+      .refine(
+        (d) => Number.isNaN(d.getTime()) || d.getUTCFullYear() <= 9999,
+        "must be before the year 10000 (PostgreSQL's timestamptz ends there)",
+      )
       .optional(),
     priority: z.number().int().min(0).max(9).optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
-    tags: z.array(z.string().min(1).max(255)).max(100).optional(),
+    tags: z.array(storableText.min(1).max(255)).max(100).optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
     tx: z
       .unknown()
@@ -70,8 +86,16 @@ export function parseInsertOptions(options: InsertOptions | undefined): ParsedIn
     throw new InsertError(error.message, { cause: parsed.error });
   }
   const meta = parsed.data.meta;
-  const problem = meta === undefined ? undefined : findNonJson(meta, "meta");
+  const problem = meta === undefined ? undefined : findNonJson(meta, "meta", { text: true });
   if (problem) throw new InsertError(`insert option ${problem}`);
+  if (meta !== undefined) {
+    const bytes = Buffer.byteLength(JSON.stringify(meta));
+    if (bytes > maxMetaBytes) {
+      throw new InsertError(
+        `insert option meta is ${bytes} bytes as JSON, over the limit of ${maxMetaBytes}; keep large data in args or your own tables`,
+      );
+    }
+  }
   return parsed.data;
 }
 
@@ -145,7 +169,7 @@ function validatedArgs(name: string, result: ArgsResult, maxArgsBytes: number): 
 
 /** The args as JSON text, once they are known to be JSON and within `maxArgsBytes`. */
 function storableArgs(name: string, args: object, maxArgsBytes: number): string {
-  const problem = findNonJson(args, "args");
+  const problem = findNonJson(args, "args", { text: true });
   if (problem)
     throw new ArgsError(name, `args for worker "${name}" cannot be stored as JSON: ${problem}`);
   const json = JSON.stringify(args);
