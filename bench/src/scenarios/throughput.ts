@@ -57,7 +57,7 @@ export async function runThroughput(
 
 /**
  * Puts `finished` completed jobs in docket's table and analyzes it (docket only: the peers do
- * not keep finished jobs in the table they claim from).
+ * not keep finished jobs in the table they claim from), then checkpoints.
  */
 export async function withFinished(system: BenchSystem, url: string, finished: number) {
   if (finished <= 0) return;
@@ -69,4 +69,6 @@ export async function withFinished(system: BenchSystem, url: string, finished: n
   } finally {
     await sql.end();
   }
+  // The seed dirtied a few hundred MB: written out now, not while the trial measures.
+  await checkpoint(url);
 }
