@@ -3,8 +3,12 @@
 
 import type { Sql } from "postgres";
 
-/** Fills the table with `rows` completed jobs finished two days ago. */
-export async function seedFinished(sql: Sql, rows: number): Promise<void> {
+/**
+ * Fills the table with `rows` completed jobs finished `hoursAgo` hours ago: 48 (the default) for
+ * the pruner to delete, 1 for a history the pruner keeps (its default retention is a day).
+ */
+export async function seedFinished(sql: Sql, rows: number, hoursAgo = 48): Promise<void> {
+  const ago = `${hoursAgo} hours`;
   const chunk = 250_000;
   for (let from = 0; from < rows; from += chunk) {
     const count = Math.min(chunk, rows - from);
@@ -12,7 +16,8 @@ export async function seedFinished(sql: Sql, rows: number): Promise<void> {
       INSERT INTO docket.jobs (state, queue, worker, args, attempt, scheduled_at, attempted_at,
         completed_at, attempted_by, meta)
       SELECT 'completed', 'default', 'bench.noop', jsonb_build_object('i', -g), 1,
-        now() - interval '2 days', now() - interval '2 days', now() - interval '2 days' + g * interval '1 microsecond',
+        now() - ${ago}::interval, now() - ${ago}::interval,
+        now() - ${ago}::interval + g * interval '1 microsecond',
         'seed', '{}'
       FROM generate_series(${from + 1}::bigint, ${from + count}::bigint) AS g`;
   }
