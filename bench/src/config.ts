@@ -30,6 +30,8 @@ export interface BenchConfig {
   latencyRate: number;
   /** The burst drained before the second latency trial (0: only the fresh-database one). */
   latencyDrain: number;
+  /** Completed jobs put in docket's table for the "finished jobs in the table" trials (0: none). */
+  finishedRows: number;
   /** Finished jobs the pruner deletes, and live jobs processed meanwhile. */
   pruneRows: number;
   pruneLiveJobs: number;
@@ -53,7 +55,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
       .map((s) => int(s.trim(), 10, "BENCH_CONCURRENCY")),
     latencyJobs: int(env.BENCH_LATENCY_JOBS, quick ? 100 : 300, "BENCH_LATENCY_JOBS"),
     latencyRate: int(env.BENCH_LATENCY_RATE, 50, "BENCH_LATENCY_RATE"),
-    latencyDrain: int(env.BENCH_LATENCY_DRAIN, quick ? 5_000 : 20_000, "BENCH_LATENCY_DRAIN"),
+    latencyDrain: count(env.BENCH_LATENCY_DRAIN, quick ? 5_000 : 20_000, "BENCH_LATENCY_DRAIN"),
+    finishedRows: count(env.BENCH_FINISHED_ROWS, 0, "BENCH_FINISHED_ROWS"),
     pruneRows: int(env.BENCH_PRUNE_ROWS, quick ? 100_000 : 1_000_000, "BENCH_PRUNE_ROWS"),
     pruneLiveJobs: int(env.BENCH_PRUNE_LIVE_JOBS, quick ? 5_000 : 20_000, "BENCH_PRUNE_LIVE_JOBS"),
     pgbenchBatch: (env.BENCH_PGBENCH_BATCH ?? "100,500")
@@ -71,6 +74,11 @@ function int(value: string | undefined, fallback: number, name: string): number 
     throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
   }
   return parsed;
+}
+
+/** Like {@link int}, but 0 is allowed (it turns the trial off). */
+function count(value: string | undefined, fallback: number, name: string): number {
+  return value?.trim() === "0" ? 0 : int(value, fallback, name);
 }
 
 function list<T extends string>(value: string | undefined, all: readonly T[], name: string): T[] {

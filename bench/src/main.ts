@@ -93,6 +93,39 @@ async function throughputTrials(config: BenchConfig, adminUrl: string, round: nu
       });
     }
   }
+  await finishedThroughputTrials(config, adminUrl, round);
+}
+
+/** `BENCH_FINISHED_ROWS` completed jobs in docket's table, then the same throughput trials. */
+async function finishedThroughputTrials(config: BenchConfig, adminUrl: string, round: number) {
+  if (config.finishedRows === 0 || !config.systems.includes("docket")) return;
+  const finished = `${config.finishedRows.toLocaleString("en")} finished jobs in the table`;
+  for (const concurrency of config.concurrency) {
+    const label = `r${round + 1} throughput c=${concurrency} docket, ${finished}`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const r = await runTrial<ThroughputResult>({
+        kind: "throughput",
+        system: "docket",
+        url,
+        jobs: config.jobs,
+        concurrency,
+        finished: config.finishedRows,
+      });
+      add(
+        `insertMany ${config.jobs} jobs, jobs/s, ${finished}`,
+        "docket",
+        round,
+        r.insertJobsPerSec,
+      );
+      add(
+        `processing jobs/s, concurrency ${concurrency}, ${finished}`,
+        "docket",
+        round,
+        r.processJobsPerSec,
+      );
+      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
+    });
+  }
 }
 
 /**
@@ -199,6 +232,25 @@ async function latencyTrials(config: BenchConfig, adminUrl: string, round: numbe
       });
     }
   }
+  if (config.finishedRows > 0 && config.systems.includes("docket")) {
+    const finished = `${config.finishedRows.toLocaleString("en")} finished jobs in the table`;
+    const label = `r${round + 1} latency docket, ${finished}`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const r = await runTrial<LatencyResult>({
+        kind: "latency",
+        system: "docket",
+        url,
+        jobs: config.latencyJobs,
+        rate: config.latencyRate,
+        concurrency: 10,
+        finished: config.finishedRows,
+      });
+      add(`latency, ${finished}, commit→start p50, ms`, "docket", round, r.p50, true);
+      add(`latency, ${finished}, commit→start p95, ms`, "docket", round, r.p95, true);
+      add(`latency, ${finished}, commit→start p99, ms`, "docket", round, r.p99, true);
+      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
+    });
+  }
 }
 
 async function pgbenchTrial(config: BenchConfig, adminUrl: string, round: number) {
@@ -239,6 +291,34 @@ async function pruningTrials(config: BenchConfig, adminUrl: string, round: numbe
         withPruner,
       });
       live[String(withPruner)] = r.liveJobsPerSec;
+      if (r.sizes) {
+        const mib = (bytes: number) => bytes / 2 ** 20;
+        const s = r.sizes;
+        add("jobs table before pruning, MiB", "docket", round, mib(s.heapBefore), true);
+        add(
+          "jobs table before pruning, MiB with indexes",
+          "docket",
+          round,
+          mib(s.totalBefore),
+          true,
+        );
+        add("jobs table after pruning, MiB", "docket", round, mib(s.heapPruned), true);
+        add(
+          "jobs table after pruning, MiB with indexes",
+          "docket",
+          round,
+          mib(s.totalPruned),
+          true,
+        );
+        add("jobs table after pruning + VACUUM, MiB", "docket", round, mib(s.heapVacuumed), true);
+        add(
+          "jobs table after pruning + VACUUM, MiB with indexes",
+          "docket",
+          round,
+          mib(s.totalVacuumed),
+          true,
+        );
+      }
       const rows = config.pruneRows.toLocaleString("en-US");
       if (withPruner && r.prunedRowsPerSec !== null) {
         add(`pruning ${rows} finished jobs, rows/s`, "docket", round, r.prunedRowsPerSec);

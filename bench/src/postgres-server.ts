@@ -6,6 +6,7 @@
 
 import postgres from "postgres";
 import { startEmbeddedServer } from "../../test/support/embedded-server.js";
+import { startDebianServer } from "./debian-server.js";
 
 /** A running server and how to reach it as a superuser. */
 export interface BenchServer {
@@ -25,10 +26,17 @@ export interface ServerDescription {
 }
 
 /**
- * Settings of the embedded server. Durability stays on; the rest is ordinary tuning for a
- * machine with 24 GiB of memory so that checkpoints and a tiny buffer cache do not dominate.
+ * Settings of the server the benchmark starts. Durability stays on; the rest is ordinary tuning
+ * for a machine with 24 GiB of memory so that checkpoints do not dominate. `BENCH_SHARED_BUFFERS`
+ * (default 1GB) sets the buffer cache, e.g. 256MB for a smaller server's profile.
  */
-const serverFlags = ["shared_buffers=1GB", "max_wal_size=8GB", "checkpoint_timeout=30min"];
+function serverFlags(): string[] {
+  const buffers = process.env.BENCH_SHARED_BUFFERS?.trim() || "1GB";
+  if (!/^\d+(kB|MB|GB)$/.test(buffers)) {
+    throw new Error(`BENCH_SHARED_BUFFERS: expected e.g. 256MB or 1GB, got ${buffers}`);
+  }
+  return [`shared_buffers=${buffers}`, "max_wal_size=8GB", "checkpoint_timeout=30min"];
+}
 
 /**
  * Extra server settings from `BENCH_PG_FLAGS` (space-separated `name=value`), e.g.
@@ -53,7 +61,17 @@ const reportedSettings = [
 export async function startBenchServer(): Promise<BenchServer> {
   const url = process.env.DATABASE_URL;
   if (url) return withDescribe({ adminUrl: url, source: "DATABASE_URL", stop: async () => {} });
-  const flags = [...serverFlags, ...extraFlags()].flatMap((setting) => ["-c", setting]);
+  const settings = [...serverFlags(), ...extraFlags()];
+  const version = process.env.BENCH_PG?.trim();
+  if (version) {
+    const debian = await startDebianServer(version, [...settings, "max_connections=200"]);
+    return withDescribe({
+      adminUrl: debian.adminUrl,
+      source: `Debian /usr/lib/postgresql/${version} (port ${debian.port})`,
+      stop: () => debian.stop(),
+    });
+  }
+  const flags = settings.flatMap((setting) => ["-c", setting]);
   const server = await startEmbeddedServer({ flags });
   return withDescribe({
     adminUrl: server.adminUrl,

@@ -13,7 +13,15 @@ import { createSystem } from "./systems/index.js";
 
 /** What the parent asks a trial process to do. */
 export type TrialRequest =
-  | { kind: "throughput"; system: SystemName; url: string; jobs: number; concurrency: number }
+  | {
+      kind: "throughput";
+      system: SystemName;
+      url: string;
+      jobs: number;
+      concurrency: number;
+      /** Completed jobs put in the table first (docket only). */
+      finished?: number;
+    }
   | {
       kind: "latency";
       system: SystemName;
@@ -23,6 +31,8 @@ export type TrialRequest =
       concurrency: number;
       /** Measure right after bulk-inserting, analyzing and draining this many jobs. */
       afterDrain?: number;
+      /** Completed jobs put in the table first (docket only). */
+      finished?: number;
     }
   | { kind: "pgbench"; url: string; jobs: number; batch: number; clients: number }
   | { kind: "pruning"; url: string; rows: number; liveJobs: number; withPruner: boolean }

@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { percentile } from "../stats.js";
 import type { BenchSystem } from "../systems/types.js";
 import { Ledger, pollUntil } from "./checks.js";
+import { withFinished } from "./throughput.js";
 
 /** What one latency trial measured, in milliseconds. */
 export interface LatencyResult {
@@ -30,11 +31,19 @@ const burstBase = 100_000_000;
 /** One latency trial on an idle worker. */
 export async function runLatency(
   system: BenchSystem,
-  params: { url: string; jobs: number; rate: number; concurrency: number; afterDrain?: number },
+  params: {
+    url: string;
+    jobs: number;
+    rate: number;
+    concurrency: number;
+    afterDrain?: number;
+    finished?: number;
+  },
 ): Promise<LatencyResult> {
   const { jobs, rate, concurrency } = params;
   const burst = params.afterDrain ?? 0;
   await system.setup();
+  await withFinished(system, params.url, params.finished ?? 0);
   const ledger = new Ledger();
   if (burst > 0) {
     await system.insertBulk(burstBase, burst);

@@ -6,6 +6,7 @@ import postgres, { type Sql } from "postgres";
 import { loadDocket } from "../systems/docket.js";
 import { createSystem } from "../systems/index.js";
 import { checkpoint, Ledger, pollUntil } from "./checks.js";
+import { seedFinished } from "./seed-finished.js";
 
 /** What one pruning trial measured. */
 export interface PruningResult {
@@ -17,8 +18,28 @@ export interface PruningResult {
   pruned: number;
   /** Whether the pruner was still running when the last live job completed. */
   prunerOutlastedLive: boolean | null;
+  /**
+   * Bytes of `docket.jobs` (heap alone, and with its indexes and TOAST) after seeding, after
+   * the pruner deleted the old jobs, and after a plain VACUUM then (with the pruner only): the
+   * bloat that pruning by DELETE leaves.
+   */
+  sizes: {
+    heapBefore: number;
+    totalBefore: number;
+    heapPruned: number;
+    totalPruned: number;
+    heapVacuumed: number;
+    totalVacuumed: number;
+  } | null;
   lost: number;
   duplicates: number;
+}
+
+/** Bytes of the jobs table's heap, and with its indexes and TOAST. */
+async function jobsSize(sql: Sql): Promise<{ heap: number; total: number }> {
+  const [row] = await sql<{ heap: string; total: string }[]>`
+    SELECT pg_relation_size('docket.jobs') AS heap, pg_total_relation_size('docket.jobs') AS total`;
+  return { heap: Number(row?.heap ?? 0), total: Number(row?.total ?? 0) };
 }
 
 /** One pruning run against the database; returns the rows it deleted. */
@@ -42,21 +63,6 @@ async function docketPruner(): Promise<PruneOnce> {
   return async (sql) => (await pruner.runOnce({ executor: sql, schema: "docket" })).deleted;
 }
 
-/** Fills the table with `rows` completed jobs finished two days ago. */
-async function seedFinished(sql: Sql, rows: number): Promise<void> {
-  const chunk = 250_000;
-  for (let from = 0; from < rows; from += chunk) {
-    const count = Math.min(chunk, rows - from);
-    await sql`
-      INSERT INTO docket.jobs (state, queue, worker, args, attempt, scheduled_at, attempted_at,
-        completed_at, attempted_by, meta)
-      SELECT 'completed', 'default', 'bench.noop', jsonb_build_object('i', -g), 1,
-        now() - interval '2 days', now() - interval '2 days', now() - interval '2 days' + g * interval '1 microsecond',
-        'seed', '{}'
-      FROM generate_series(${from + 1}::bigint, ${from + count}::bigint) AS g`;
-  }
-}
-
 /** One pruning trial on a fresh database: seeds, then runs the live jobs with or without the pruner. */
 export async function runPruning(params: {
   url: string;
@@ -72,6 +78,7 @@ export async function runPruning(params: {
     await seedFinished(sql, rows);
     await system.insertBulk(0, liveJobs);
     await sql`VACUUM ANALYZE docket.jobs`;
+    const before = await jobsSize(sql);
     await checkpoint(url);
 
     const pruneOnce = await docketPruner();
@@ -114,12 +121,27 @@ export async function runPruning(params: {
     if (withPruner && left?.finished !== 0)
       throw new Error(`${left?.finished} old jobs left unpruned`);
     const liveLost = liveJobs - (left?.live ?? 0);
+    let sizes: PruningResult["sizes"] = null;
+    if (withPruner) {
+      const pruned = await jobsSize(sql);
+      await sql`VACUUM docket.jobs`;
+      const vacuumed = await jobsSize(sql);
+      sizes = {
+        heapBefore: before.heap,
+        totalBefore: before.total,
+        heapPruned: pruned.heap,
+        totalPruned: pruned.total,
+        heapVacuumed: vacuumed.heap,
+        totalVacuumed: vacuumed.total,
+      };
+    }
     return {
       withPruner,
       liveJobsPerSec: (liveJobs / liveMs) * 1000,
       prunedRowsPerSec: withPruner ? (pruned / pruneMs) * 1000 : null,
       pruned,
       prunerOutlastedLive: outlasted,
+      sizes,
       lost: lost + liveLost,
       duplicates,
     };
