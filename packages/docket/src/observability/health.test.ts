@@ -3,6 +3,7 @@
 import { describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
+import { waitFor } from "../../../../test/support/wait.js";
 import { ConfigError, defineWorker, Queue } from "../index.js";
 
 const db = useTestDatabase();
@@ -16,7 +17,9 @@ describe("queue.health()", () => {
     expect(before).toMatchObject({ ready: false, state: "idle", database: { reachable: true } });
     expect(before.queues).toEqual([]);
     await queue.start();
-    await queue.insert(noop, {});
+    const job = await queue.insert(noop, {});
+    // Once its outcome is stored, nothing waits in the acker.
+    await waitFor(async () => (await queue.getJob(job.id))?.state === "completed");
     const running = await queue.health();
     expect(running).toMatchObject({
       ready: true,
