@@ -20,6 +20,15 @@ import { resolveUnique } from "./unique-options.js";
 /** Rows per INSERT statement; more go in one transaction, pipelined. */
 const insertChunk = 5_000;
 
+/** Chunks sent and not yet answered, at most: bounds the memory of a large insertMany. */
+const chunksInFlight = 2;
+
+/**
+ * The most jobs one `insertMany` call takes (1,000,000): the call returns every job, so its
+ * memory grows with it; more go in several calls.
+ */
+export const maxInsertMany = 1_000_000;
+
 /** What the insert path needs from its queue. */
 export interface InsertContext {
   sql: Sql;
@@ -42,35 +51,58 @@ export async function insertJobsOf(
   const parsed = parseInsertOptions(options);
   const definition = resolveWorker(context.workers, worker);
   const shared = sharedInsertFields(definition, parsed);
-  const argsJson = await checkAll(definition, argsList, context.maxArgsBytes);
-  if (argsList.length === 0) return [];
-  // Rows of their own for the paths that take whole rows (each job gets its own tags array),
-  // with the args as stored: what the schema returned.
-  const rows = () =>
-    argsJson.map((json) => ({ ...shared, tags: [...shared.tags], args: JSON.parse(json) }));
-  if (context.testing === "inline") {
-    return performInline("perform" in definition ? definition : undefined, rows());
+  if (argsList.length > maxInsertMany) {
+    throw new InsertError(
+      `insertMany: ${argsList.length} jobs in one call, over the limit of ${maxInsertMany}; split the list into several calls`,
+    );
   }
+  const { sql, schema } = context;
   const unique = resolveUnique(
     "unique" in definition ? definition.unique : undefined,
     parsed.unique,
   );
-  const { sql, schema } = context;
-  if (unique) {
-    return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows(), unique);
-  }
-  if (parsed.tx || argsJson.length <= insertChunk) {
+  if (context.testing === "inline" || unique || argsList.length <= insertChunk) {
+    const argsJson = await checkAll(definition, argsList, context.maxArgsBytes);
+    if (argsList.length === 0) return [];
+    // Rows of their own for the paths that take whole rows (each job gets its own tags array),
+    // with the args as stored: what the schema returned.
+    const rows = () =>
+      argsJson.map((json) => ({ ...shared, tags: [...shared.tags], args: JSON.parse(json) }));
+    if (context.testing === "inline") {
+      return performInline("perform" in definition ? definition : undefined, rows());
+    }
+    if (unique) {
+      return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows(), unique);
+    }
     return insertChunkOf(parsed.tx ?? sql, schema, shared, argsJson);
   }
-  return (await sql.begin(async (tx) => {
-    // Sent at once: postgres.js pipelines them on the transaction's connection, so the server
-    // inserts a chunk while the client builds the jobs of the one before (see bench/).
-    const chunks: Promise<Job[]>[] = [];
-    for (let i = 0; i < argsJson.length; i += insertChunk) {
-      chunks.push(insertChunkOf(tx, schema, shared, argsJson.slice(i, i + insertChunk)));
+  // A large call is streamed: each chunk's args are checked and turned into JSON only when it is
+  // its turn, and at most `chunksInFlight` chunks are on the wire, so the JSON of the whole call
+  // never sits in memory at once. One transaction (the caller's, or one of its own) keeps it
+  // all-or-nothing.
+  const insertAll = async (executor: Executor): Promise<Job[]> => {
+    const jobs: Job[] = [];
+    const inFlight: Promise<Job[]>[] = [];
+    for (let i = 0; i < argsList.length; i += insertChunk) {
+      const argsJson = await checkAll(
+        definition,
+        argsList.slice(i, i + insertChunk),
+        context.maxArgsBytes,
+      );
+      const chunk = insertChunkOf(executor, schema, shared, argsJson);
+      // Awaited below; a chunk that fails while another is awaited must not go unhandled.
+      chunk.catch(() => {});
+      inFlight.push(chunk);
+      // postgres.js pipelines the chunks on the transaction's connection: the server inserts
+      // one while the client builds the next.
+      if (inFlight.length >= chunksInFlight)
+        jobs.push(...(await (inFlight.shift() as Promise<Job[]>)));
     }
-    return (await Promise.all(chunks)).flat();
-  })) as Job[];
+    for (const chunk of inFlight) jobs.push(...(await chunk));
+    return jobs;
+  };
+  if (parsed.tx) return insertAll(parsed.tx);
+  return (await sql.begin((tx) => insertAll(tx))) as Job[];
 }
 
 /**

@@ -127,6 +127,38 @@ describe("insert", () => {
     expect(await queue.insertMany(worker, [])).toEqual([]);
   });
 
+  test("a streamed insertMany whose last chunk has bad args stores nothing, alone or in a tx", async () => {
+    const queue = makeQueue();
+    const strict = defineWorker({
+      name: "streamed",
+      args: z.object({ n: z.number() }),
+      perform: () => {},
+    });
+    const args = [...Array.from({ length: 12_000 }, (_, n) => ({ n })), { n: "last" }];
+    await expect(queue.insertMany(strict, args as { n: number }[])).rejects.toThrow(ArgsError);
+    expect(await count("streamed")).toBe(0);
+    await expect(
+      db.sql.begin((tx) => queue.insertMany(strict, args as { n: number }[], { tx })),
+    ).rejects.toThrow(ArgsError);
+    expect(await count("streamed")).toBe(0);
+    // In a transaction of the caller's the chunks go in order and commit with it.
+    const jobs = await db.sql.begin((tx) =>
+      queue.insertMany(strict, args.slice(0, 12_000) as { n: number }[], { tx }),
+    );
+    expect(jobs.map((j) => j.args.n)).toEqual(args.slice(0, 12_000).map((a) => a.n));
+    expect(await count("streamed")).toBe(12_000);
+  });
+
+  test("one insertMany call takes at most 1,000,000 jobs, refused before any work", async () => {
+    const queue = makeQueue();
+    const worker = defineWorker({ name: "too.many", perform: () => {} });
+    const many = new Array(1_000_001).fill({});
+    await expect(queue.insertMany(worker, many)).rejects.toThrow(
+      /1000001 jobs in one call, over the limit of 1000000/,
+    );
+    expect(await count("too.many")).toBe(0);
+  });
+
   test("inside a postgres.js transaction: kept on commit, gone on rollback", async () => {
     const queue = makeQueue();
     const before = await count();
