@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { CronInsertion } from "./cron/cron-insertion.js";
 import type { DashboardAction } from "./dashboard/dashboard-action.js";
-import type { PruneResult, RescueResult } from "./maintenance/maintenance-results.js";
+import type { PruneResult, RescueResult, RollupResult } from "./maintenance/maintenance-results.js";
 import type { Job, JsonValue } from "./types.js";
 
 /** Timing common to the events of one attempt. */
@@ -14,7 +14,8 @@ export interface AttemptTiming {
 
 /**
  * The events a Queue emits, for logging and metrics. Job events of an outcome are emitted
- * once the outcome is stored.
+ * once the outcome is stored. Each is also published on a `node:diagnostics_channel` named
+ * `docket:<event>` (see {@link diagnosticsChannelNames}) when something subscribes there.
  *
  * @example
  * ```ts
@@ -49,6 +50,8 @@ export interface QueueEvents {
   "maintenance:prune": [PruneResult & { durationMs: number }];
   /** A lifeline run ended (on the leader), whether or not it rescued anything. */
   "maintenance:rescue": [RescueResult & { durationMs: number }];
+  /** A history rollup run ended (on the leader): minutes rolled up into `job_stats`. */
+  "maintenance:rollup": [RollupResult & { durationMs: number }];
   /** The leader inserted the job of a cron entry's slot (`missed`: earlier slots skipped). */
   "cron:insert": [CronInsertion];
   /** Someone changed jobs or a queue through the dashboard (for audit logs). */

@@ -89,10 +89,18 @@ export type {
   LifelineOptions,
   PrunerOptions,
 } from "./maintenance/maintenance-options.js";
-export type { PruneResult, RescuedJob, RescueResult } from "./maintenance/maintenance-results.js";
+export type {
+  PruneResult,
+  RescuedJob,
+  RescueResult,
+  RollupResult,
+} from "./maintenance/maintenance-results.js";
 export type { MaintenanceTarget, Plugin, PluginContext } from "./maintenance/plugin.js";
 export { Pruner } from "./maintenance/pruner.js";
+export { StatsRollup } from "./maintenance/stats-rollup.js";
+export { diagnosticsChannelNames } from "./observability/diagnostics-channels.js";
 export type { QueueHealth } from "./observability/health.js";
+export type { JobStats, StatsOptions } from "./observability/job-stats.js";
 export { Queue } from "./queue.js";
 export type { QueueOptions } from "./queue-options.js";
 export type { StopOptions } from "./runner/stop-options.js";

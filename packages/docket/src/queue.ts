@@ -38,7 +38,9 @@ import { type Instrumentation, type QueueInternals, queueInternals } from "./int
 import { type Logger, silentLogger } from "./logger.js";
 import { Maintenance } from "./maintenance/maintenance-host.js";
 import type { Plugin } from "./maintenance/plugin.js";
+import { channelHasSubscribers, publishToChannel } from "./observability/diagnostics-channels.js";
 import { type QueueHealth, readHealth } from "./observability/health.js";
+import { type JobStats, readStats, type StatsOptions } from "./observability/job-stats.js";
 import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./queue-options.js";
 import { JobRunner } from "./runner/job-runner.js";
 import type { Producer } from "./runner/producer.js";
@@ -172,7 +174,7 @@ export class Queue extends QueueEventEmitter {
     });
   }
 
-  /** This node's plugins: the built-in pruner and lifeline (unless turned off), then `plugins`. */
+  /** This node's plugins: the built-in pruner, lifeline and stats (unless off), then `plugins`. */
   get plugins(): readonly Plugin[] {
     return this.#maintenance.plugins;
   }
@@ -220,7 +222,7 @@ export class Queue extends QueueEventEmitter {
         options: this.options,
         workers: this.#workers,
         emit: this.#emitExplained,
-        listens: (event) => this.listenerCount(event) > 0,
+        listens: this.#listens,
         instrumentation: this.#instrumentation,
         reportError: (error, source) => this.#reportError(error, source),
       });
@@ -351,8 +353,12 @@ export class Queue extends QueueEventEmitter {
       throw this.#explain(error, "insert");
     })) as Job<Args>[];
     const first = jobs[0];
-    if (first && this.listenerCount("jobs:insert") > 0) {
-      this.emit("jobs:insert", { queue: first.queue, worker: first.worker, count: jobs.length });
+    if (first && this.#listens("jobs:insert")) {
+      this.#emitAny("jobs:insert", {
+        queue: first.queue,
+        worker: first.worker,
+        count: jobs.length,
+      });
     }
     return jobs;
   }
@@ -523,6 +529,24 @@ export class Queue extends QueueEventEmitter {
     return this.#runner?.check(name) ?? null;
   }
 
+  /**
+   * The per-minute history of finished jobs that the leader rolls up (`stats` option), from any
+   * process: one row per bucket, queue, worker and outcome, oldest first. Minutes appear once
+   * they are rolled up (within `stats.interval` plus `stats.lag` of their end).
+   *
+   * @example
+   * ```ts
+   * const rows = await queue.stats({ since: "24h", by: "hour", queue: "mailers" });
+   * // [{ at, queue: "mailers", worker: "email.send", outcome: "completed", count: 1200, execP95Ms: 85, … }]
+   * ```
+   */
+  stats(options: StatsOptions = {}): Promise<JobStats[]> {
+    return this.#admin("stats", async () => {
+      await this.#settle();
+      return readStats(this.#sql, this.schema, options);
+    });
+  }
+
   /** The cleanup targets of this queue, built-in ones first (`docket cleanup --list`). */
   cleanupTargets(): CleanupTargetSummary[] {
     return this.#cleanup.list();
@@ -618,13 +642,23 @@ export class Queue extends QueueEventEmitter {
 
   /** Emits an event; a `queue:error` whose cause is a pooler says which option to set. */
   readonly #emitExplained = ((event: keyof QueueEvents, ...args: unknown[]) => {
-    if (event !== "queue:error") return this.#emitAny(event, ...args);
+    if (event !== "queue:error") return this.#emitAny(event, args[0]);
     const [payload] = args as QueueEvents["queue:error"];
     return this.#emitAny(event, { ...payload, error: explainPoolerError(payload.error) });
   }) as ProducerEmit;
 
-  /** `emit`, bound once: job events pass here on the hot path. */
-  readonly #emitAny = this.emit.bind(this) as (event: string, ...args: unknown[]) => boolean;
+  /**
+   * Emits an event and mirrors it on its diagnostics channel. Every event has one payload; job
+   * events pass here on the hot path, so the channel costs a field read when nothing subscribes.
+   */
+  readonly #emitAny = (event: string, payload: unknown): boolean => {
+    if (channelHasSubscribers(event)) publishToChannel(event, this, payload);
+    return this.emit(event as "queue:error", payload as QueueEvents["queue:error"][0]);
+  };
+
+  /** Whether an event has a listener or a diagnostics channel subscriber (payloads cost). */
+  readonly #listens = (event: keyof QueueEvents): boolean =>
+    this.listenerCount(event) > 0 || channelHasSubscribers(event);
 
   #reportError(cause: unknown, source: string): void {
     const error = explainPoolerError(cause);

@@ -12,6 +12,7 @@ import { Lifeline } from "./lifeline.js";
 import type { Plugin, PluginContext } from "./plugin.js";
 import { Pruner } from "./pruner.js";
 import { Stager } from "./stager.js";
+import { StatsRollup } from "./stats-rollup.js";
 
 type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
 
@@ -56,14 +57,15 @@ export class Maintenance {
     this.#config = config;
     const plugins: Plugin[] = [];
     // The queue's schema parsed the built-ins' options: they take them as they are.
-    const { pruner, lifeline } = config.options;
+    const { pruner, lifeline, stats } = config.options;
     if (pruner !== false) plugins.push(Pruner.fromParsed(pruner));
     if (lifeline !== false) plugins.push(Lifeline.fromParsed(lifeline));
+    if (stats !== false) plugins.push(new StatsRollup(stats));
     plugins.push(...(config.builtIns ?? []), ...config.options.plugins);
     const names = new Set<string>();
     for (const [index, plugin] of plugins.entries()) {
       if (names.has(plugin.name)) {
-        const builtIn = plugin.name === "pruner" || plugin.name === "lifeline";
+        const builtIn = ["pruner", "lifeline", "stats"].includes(plugin.name);
         const hint = builtIn ? ` (set ${plugin.name}: false to replace the built-in one)` : "";
         const userIndex = index - (plugins.length - config.options.plugins.length);
         throw new ConfigError(`plugins: two plugins are named "${plugin.name}"${hint}`, {

@@ -95,6 +95,21 @@ export const lifelineOptionsSchema = z
   })
   .strict();
 
+/** `stats`: the leader's per-minute history of finished jobs (`job_stats`, `queue.stats()`). */
+export const statsOptionsSchema = z
+  .object({
+    /** How often the leader rolls finished minutes up. */
+    interval: durationMs({ min: minLoopMs }).default(60_000),
+    /** History older than this is deleted. */
+    retention: durationMs({ min: 60_000 }).default(14 * 86_400_000),
+    /**
+     * A minute is rolled up once it ended this long ago, so that outcomes stored a moment late
+     * still count in their minute.
+     */
+    lag: durationMs().default(30_000),
+  })
+  .strict();
+
 const pluginSchema = z.custom<Plugin>(
   (v) =>
     typeof v === "object" &&
@@ -115,8 +130,14 @@ export const maintenanceOptionsShape = {
   heartbeat: heartbeatOptionsSchema.prefault({}),
   pruner: z.union([z.literal(false), prunerOptionsSchema]).prefault({}),
   lifeline: z.union([z.literal(false), lifelineOptionsSchema]).prefault({}),
+  stats: z.union([z.literal(false), statsOptionsSchema]).prefault({}),
   plugins: z.array(pluginSchema).default([]),
 };
+
+/** `stats` options as written by users. */
+export type StatsRollupOptions = z.input<typeof statsOptionsSchema>;
+/** `stats` options after parsing: durations in milliseconds. */
+export type ParsedStatsRollupOptions = z.output<typeof statsOptionsSchema>;
 
 /** `pruner` options as written by users. */
 export type PrunerOptions = z.input<typeof prunerOptionsSchema>;

@@ -34,3 +34,15 @@ export interface RescueResult {
   /** Every job changed, for logs. */
   jobs: RescuedJob[];
 }
+
+/** What one history rollup run did. */
+export interface RollupResult {
+  /** Whole minutes rolled up into `job_stats` this run. */
+  minutes: number;
+  /** Rows written (one per queue, worker, outcome and minute). */
+  rows: number;
+  /** The end of the last minute rolled up so far (the stored watermark), or null if none yet. */
+  through: Date | null;
+  /** History rows deleted for being older than the retention. */
+  deleted: number;
+}
