@@ -78,6 +78,40 @@ describe("dashboard in a browser", () => {
     expect(new URL(page.url()).pathname).toBe("/admin/docket/jobs");
   });
 
+  test("the queues page charts the last hour from the job_stats history", async () => {
+    const queue = makeQueue({ workers: [email] });
+    // Minutes as the leader's rollup writes them: 12 completed and 3 discarded, 5 minutes ago;
+    // 30 completed 2 minutes ago; one row older than the hour, which is not drawn.
+    await db.sql`TRUNCATE docket.job_stats`;
+    await db.sql`
+      INSERT INTO docket.job_stats (minute, queue, worker, outcome, count, exec_p50_ms, exec_p95_ms, exec_max_ms)
+      VALUES
+        (date_trunc('minute', now()) - interval '5 minutes', 'mailers', 'email.send', 'completed', 12, 40, 90, 120),
+        (date_trunc('minute', now()) - interval '5 minutes', 'mailers', 'email.send', 'discarded', 3, 10, 20, 30),
+        (date_trunc('minute', now()) - interval '2 minutes', 'mailers', 'email.send', 'completed', 30, 50, 250, 300),
+        (date_trunc('minute', now()) - interval '3 hours', 'mailers', 'email.send', 'completed', 999, 1, 1, 1)`;
+    const page = await newPage();
+    await page.goto(await serve(queue));
+    const charts = page.locator("[data-charts]");
+    await expect(charts.locator("h3").first().textContent()).resolves.toBe(
+      "Finished per minute, last hour (45)",
+    );
+    expect(await charts.locator("rect.completed").count()).toBe(2);
+    expect(await charts.locator("rect.discarded").count()).toBe(1);
+    await expect(charts.locator("rect.discarded title").textContent()).resolves.toBe("3 discarded");
+    await expect(charts.locator("h3").nth(1).textContent()).resolves.toBe(
+      "Execution time p95 per minute (peak 250 ms)",
+    );
+    // Styled by the dashboard's stylesheet (the CSP allows no inline style): bars are coloured.
+    const fill = await charts
+      .locator("rect.completed")
+      .first()
+      .evaluate((el) => el.ownerDocument.defaultView?.getComputedStyle(el).fill);
+    expect(fill).not.toBe("rgb(0, 0, 0)");
+    if (process.env.DOCKET_SCREENSHOTS)
+      await page.screenshot({ path: process.env.DOCKET_SCREENSHOTS, fullPage: true });
+  });
+
   test("filters jobs by worker and by an args value", async () => {
     const queue = makeQueue({ workers: [email, exportJob] });
     const mail = await queue.insertMany(email, [

@@ -56,6 +56,10 @@ pre.error { background:#450a0a; color:#fee2e2; white-space:pre-wrap; }
 .chart h3 { font-size:.85rem; margin:.25rem 0; } .chart svg { width:100%; height:auto; display:block; }
 .legend { display:flex; gap:1rem; font-size:.75rem; color:var(--muted); }
 .legend i { display:inline-block; width:.7rem; height:.7rem; border-radius:2px; margin-right:.3rem; vertical-align:middle; }
+.chart rect.completed, .legend i.completed { fill:var(--ok); background:var(--ok); }
+.chart rect.discarded, .legend i.discarded { fill:var(--danger); background:var(--danger); }
+.chart rect.cancelled, .legend i.cancelled { fill:var(--muted); background:var(--muted); }
+.chart polyline.p95 { fill:none; stroke:var(--accent); stroke-width:2; }
 .range { display:flex; gap:.75rem; margin-top:1.5rem; align-items:center; }
 @media (max-width: 640px) {
   table.queues thead { display:none; }

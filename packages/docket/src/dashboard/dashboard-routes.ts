@@ -8,6 +8,7 @@ import { DashboardData } from "./dashboard-data.js";
 import type { DashboardAuthorization, ParsedDashboardOptions } from "./dashboard-options.js";
 import { type Html, html } from "./html.js";
 import { describeFilter, readFilter, toJobFilter } from "./job-filter.js";
+import { statsCharts } from "./pages/charts.js";
 import { cronPage } from "./pages/cron-page.js";
 import { jobPage } from "./pages/job-page.js";
 import { confirmBulkPage, jobsPage } from "./pages/jobs-page.js";
@@ -95,8 +96,13 @@ export class DashboardRoutes {
     if (path === "/assets/dashboard.css") return asset(dashboardCss, "text/css");
     if (path === "/assets/dashboard.js") return asset(dashboardJs, "text/javascript");
     if (path === "/") {
-      const queues = await this.#data.queues();
-      return page(200, context, "Queues", "/", queuesPage(context, queues, html``));
+      const [queues, stats] = await Promise.all([
+        this.#data.queues(),
+        // History is optional (stats: false, or a schema before migration 0008): no charts then.
+        this.#queue.stats({ since: "1h" }).catch(() => null),
+      ]);
+      const charts = statsCharts(stats, Date.now());
+      return page(200, context, "Queues", "/", queuesPage(context, queues, charts));
     }
     if (path === "/jobs") {
       const filter = readFilter(query);

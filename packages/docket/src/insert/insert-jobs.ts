@@ -101,7 +101,16 @@ export async function insertJobsOf(
     for (const chunk of inFlight) jobs.push(...(await chunk));
     return jobs;
   };
-  if (parsed.tx) return insertAll(parsed.tx);
+  if (parsed.tx) {
+    // In the caller's transaction an args error after some chunks were written could not be
+    // undone (the caller may catch it and commit): every chunk is checked before any is sent,
+    // a chunk at a time so the JSON of the whole call is still never held at once. A database
+    // error needs no care: PostgreSQL then refuses to commit the transaction at all.
+    for (let i = 0; i < argsList.length; i += insertChunk) {
+      await checkAll(definition, argsList.slice(i, i + insertChunk), context.maxArgsBytes);
+    }
+    return insertAll(parsed.tx);
+  }
   return (await sql.begin((tx) => insertAll(tx))) as Job[];
 }
 

@@ -141,6 +141,14 @@ describe("insert", () => {
       db.sql.begin((tx) => queue.insertMany(strict, args as { n: number }[], { tx })),
     ).rejects.toThrow(ArgsError);
     expect(await count("streamed")).toBe(0);
+    // A caller that catches the error and commits its transaction keeps nothing of the call.
+    await db.sql.begin(async (tx) => {
+      const error = await queue
+        .insertMany(strict, args as { n: number }[], { tx })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ArgsError);
+    });
+    expect(await count("streamed")).toBe(0);
     // In a transaction of the caller's the chunks go in order and commit with it.
     const jobs = await db.sql.begin((tx) =>
       queue.insertMany(strict, args.slice(0, 12_000) as { n: number }[], { tx }),
