@@ -87,11 +87,26 @@ describe("leader election", () => {
     await queue.start();
     expect(queue.isLeader).toBe(true);
     const [lease] = await db.sql<{ expires_at: Date }[]>`SELECT expires_at FROM docket.leaders`;
-    const first = lease?.expires_at as Date;
-    await waitFor(async () => {
-      const [row] = await db.sql<{ expires_at: Date }[]>`SELECT expires_at FROM docket.leaders`;
-      return row && +row.expires_at - +first >= 1_000 && row;
-    });
+    const steps: boolean[] = [];
+    queue.on("leader:change", ({ isLeader }) => steps.push(isLeader));
+    // Every renewal (each moves expires_at on): still leader, still its lease, never a step-down.
+    let last = lease?.expires_at as Date;
+    let renewals = 0;
+    await waitFor(
+      async () => {
+        const [row] = await db.sql<{ node: string; expires_at: Date }[]>`
+          SELECT node, expires_at FROM docket.leaders`;
+        if (row && +row.expires_at > +last) {
+          renewals++;
+          last = row.expires_at;
+          expect(row.node).toBe("solo");
+          expect(queue.isLeader).toBe(true);
+        }
+        return renewals >= 6;
+      },
+      { intervalMs: 10, what: "six renewals" },
+    );
+    expect(steps).toEqual([]);
     expect(queue.isLeader).toBe(true);
   });
 
