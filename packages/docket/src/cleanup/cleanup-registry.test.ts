@@ -88,7 +88,8 @@ describe("a target is a worker", () => {
       });
       expect(cancelled.errors.at(-1)?.error).toContain("already running elsewhere");
       // --wait: a run that waits gets the lock once the other run lets go.
-      const [{ since }] = await db.sql<{ since: Date }[]>`SELECT clock_timestamp() AS since`;
+      const [clock] = await db.sql<{ since: Date }[]>`SELECT clock_timestamp() AS since`;
+      const since = clock?.since as Date;
       let settled = false;
       const waiting = queue.runCleanup("DeploymentLogRecord", { wait: "20s" });
       void waiting
