@@ -38,7 +38,7 @@ describe("the cleanup-targets example", () => {
       timedOut: false,
       details: { table: "public.deployment_log_record", groups: 1, groupsDone: 1 },
     });
-    expect(printed.durationMs).toBeGreaterThanOrEqual(0);
+    expect(printed.durationMs).toEqual(expect.any(Number));
     const kept = await db.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM deployment_log_record GROUP BY deployment_id ORDER BY 1`;
     expect(kept.map((r) => r.n)).toEqual([200, 500, 500]);
@@ -107,7 +107,8 @@ describe("the cleanup-targets example", () => {
     expect(text.stdout).toMatch(
       /^OIDCState\s+0 \* \* \* \*\s+maintenance\s+Expired OIDC state entries$/m,
     );
-  });
+    // Nine CLI processes one after another: each starts node and connects, seconds under load.
+  }, 120_000);
 
   test("a target no one defined exits 2 and says how to list them", async () => {
     const result = await runCli(["cleanup", "DeploymentLogRecords", "--config", example], { env });
@@ -183,8 +184,9 @@ describe("two runs of one target", () => {
       timedOut: true,
       totalDeleted: 0,
     });
+    // The run stops at the first batch boundary after 1 s; under load that can be later.
     expect(result.stderr).toMatch(
-      /^docket: cleanup Held timed out after 1\.\d s with 0 rows removed; run it again to go on\n$/,
+      /^docket: cleanup Held timed out after \d+\.\d s with 0 rows removed; run it again to go on\n$/,
     );
   });
 });

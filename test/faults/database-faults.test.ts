@@ -91,7 +91,8 @@ describe("database faults", () => {
     await sql`TRUNCATE docket.jobs, ledger`;
     await insert(4_000);
     // A long poll interval: after the terminations only a working LISTEN makes jobs start fast.
-    const options = { ...fastMaintenance, pollInterval: 10 };
+    const pollMs = 60_000;
+    const options = { ...fastMaintenance, pollInterval: pollMs / 1000 };
     nodes.push(await startNode("term-a", server.adminUrl, options, 3));
     nodes.push(await startNode("term-b", server.adminUrl, options, 3));
     let terminated = 0;
@@ -106,8 +107,8 @@ describe("database faults", () => {
     const terminatedAt = Date.now();
     await allCompleted(4_000);
     const completedMs = Date.now() - terminatedAt;
-    // A fresh job must start: through NOTIFY or the catch-up fetch of a listener that noticed it
-    // had lost its subscription (milliseconds, printed below), else the poll bridges the gap.
+    // A fresh job must start through NOTIFY or the catch-up fetch of a listener that noticed it
+    // had lost its subscription, long before the poll would take it.
     // The listener's recovery itself is tested deterministically in listener.test.ts.
     await insert(1);
     const probeAt = Date.now();
@@ -124,10 +125,13 @@ describe("database faults", () => {
         `${error.message}\njobs: ${JSON.stringify(await jobCounts(sql))}\nbackends: ${JSON.stringify(activity)}\n${nodeOutput}`,
       );
     });
+    const probeMs = Date.now() - probeAt;
     console.log(
       `[faults] terminate: ${terminated} backends killed, all 4000 jobs completed ${completedMs} ms after, ` +
-        `a new job started in ${Date.now() - probeAt} ms`,
+        `a new job started in ${probeMs} ms`,
     );
+    // Through NOTIFY, or the listener's check (every 5 s) and catch-up fetch: well under the poll.
+    expect(probeMs).toBeLessThan(pollMs / 3);
     const summaries = await Promise.all(nodes.splice(0).map(stopNode));
     expect(summaries.length).toBe(2);
     expect(await neverRan(sql)).toBe(0);

@@ -88,8 +88,31 @@ describe("a target is a worker", () => {
       });
       expect(cancelled.errors.at(-1)?.error).toContain("already running elsewhere");
       // --wait: a run that waits gets the lock once the other run lets go.
+      const [clock] = await db.sql<{ since: Date }[]>`SELECT clock_timestamp() AS since`;
+      const since = clock?.since as Date;
+      let settled = false;
       const waiting = queue.runCleanup("DeploymentLogRecord", { wait: "20s" });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      void waiting
+        .finally(() => {
+          settled = true;
+        })
+        .catch(() => {});
+      // Blocked for real: its claim of the lease reached the database and was refused (the lease
+      // is still the other run's), and the run has not ended.
+      await waitFor(
+        async () => {
+          const [tried] = await db.sql`
+            SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND query_start >= ${since}
+              AND query LIKE '%ON CONFLICT (name) DO UPDATE%' AND pid <> pg_backend_pid()`;
+          return tried !== undefined;
+        },
+        { what: "the waiting run to try the lease" },
+      );
+      expect(settled).toBe(false);
+      const [lease] = await db.sql<{ node: string }[]>`
+        SELECT node FROM docket.leaders WHERE name = 'cleanup:DeploymentLogRecord'`;
+      expect(lease?.node).toBe("run elsewhere");
       await db.sql`DELETE FROM docket.leaders WHERE name = 'cleanup:DeploymentLogRecord'`;
       await expect(waiting).resolves.toMatchObject({ success: true, totalDeleted: 14 });
     } finally {

@@ -167,6 +167,26 @@ describe("insert", () => {
     expect(await count("too.many")).toBe(0);
   });
 
+  test("insertMany whose last chunk fails in the database writes none of the earlier chunks", async () => {
+    const queue = makeQueue();
+    const worker = defineWorker({ name: "chunky.failing", perform: () => {} });
+    // Only the last of three chunks (5 000 rows each) holds the row the database refuses.
+    await db.sql`
+      ALTER TABLE docket.jobs ADD CONSTRAINT t_refuse_last
+      CHECK (worker <> 'chunky.failing' OR (args->>'n')::int <> 11999) NOT VALID`;
+    try {
+      await expect(
+        queue.insertMany(
+          worker,
+          Array.from({ length: 12_000 }, (_, n) => ({ n })),
+        ),
+      ).rejects.toThrow(/t_refuse_last/);
+    } finally {
+      await db.sql`ALTER TABLE docket.jobs DROP CONSTRAINT t_refuse_last`;
+    }
+    expect(await count("chunky.failing")).toBe(0);
+  });
+
   test("inside a postgres.js transaction: kept on commit, gone on rollback", async () => {
     const queue = makeQueue();
     const before = await count();

@@ -136,7 +136,13 @@ describe("unique jobs", () => {
   test("a period lets one job in per time bucket; no period blocks for good", async () => {
     const worker = defineWorker({ name: "period.1s", unique: { period: "1s" }, perform: () => {} });
     const queue = makeQueue();
+    // Early in a one-second bucket, so that an immediate duplicate falls in the same one.
+    await waitFor(() => Date.now() % 1000 < 300, { intervalMs: 5 });
     const first = await queue.insert(worker, { a: 1 });
+    expect(first.conflict).toBe(false);
+    const duplicate = await queue.insert(worker, { a: 1 });
+    expect(duplicate.conflict).toBe(true);
+    expect(duplicate.id).toBe(first.id);
     // The next bucket starts within a second; until then inserts conflict.
     const next = await waitFor(
       async () => {

@@ -1,5 +1,7 @@
+import postgres from "postgres";
 import { describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
+import { waitFor } from "../../../../test/support/wait.js";
 import type { AckRow } from "../sql/jobs.js";
 import type { JobState } from "../types.js";
 import { Acker } from "./acker.js";
@@ -105,5 +107,76 @@ describe("Acker", () => {
       later_s: 5,
     });
     expect(byId.get(foreign as string)).toMatchObject({ state: "executing", done: false });
+  });
+
+  test("an ack of an earlier attempt is refused: the job of a later attempt is left alone", async () => {
+    const [id] = await executing(1);
+    await db.sql`UPDATE docket.jobs SET attempt = 2 WHERE id = ${id as string}`;
+    const acker = new Acker({
+      executor: db.sql,
+      schema: "docket",
+      node: "n1",
+      intervalMs: 1_000,
+      batchSize: 100,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    let reported: JobState | null | undefined;
+    acker.push(completion(id as string), (state) => {
+      reported = state;
+    });
+    await acker.flush();
+    expect(reported).toBeNull();
+    const [row] = await db.sql`SELECT state, attempt FROM docket.jobs WHERE id = ${id as string}`;
+    expect(row).toEqual({ state: "executing", attempt: 2 });
+  });
+
+  test("a batch whose connection is terminated mid-statement is sent again and stored", async () => {
+    const [id] = await executing(1);
+    const pool = postgres(db.url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { application_name: "acker-retry" },
+    });
+    const errors: unknown[] = [];
+    const acker = new Acker({
+      executor: pool,
+      schema: "docket",
+      node: "n1",
+      intervalMs: 1_000,
+      batchSize: 100,
+      onError: (error) => errors.push(error),
+    });
+    const blocker = await db.sql.reserve();
+    try {
+      // The row is locked, so the acker's UPDATE waits; its backend is then terminated.
+      await blocker`BEGIN`;
+      await blocker`SELECT 1 FROM docket.jobs WHERE id = ${id as string} FOR UPDATE`;
+      let reported: JobState | null | undefined;
+      acker.push(completion(id as string), (state) => {
+        reported = state;
+      });
+      const flushed = acker.flush();
+      const [waiting] = await waitFor(
+        () =>
+          db.sql<{ pid: number }[]>`
+            SELECT pid FROM pg_stat_activity
+            WHERE application_name = 'acker-retry' AND wait_event_type = 'Lock'`.then(
+            (rows) => rows.length > 0 && rows,
+          ),
+        { what: "the ack to wait on the row lock" },
+      );
+      await db.sql`SELECT pg_terminate_backend(${(waiting as { pid: number }).pid})`;
+      await waitFor(() => errors.length > 0, { what: "the acker to see the error" });
+      await blocker`COMMIT`;
+      await flushed;
+      expect(reported).toBe("completed");
+      const [row] = await db.sql`SELECT state FROM docket.jobs WHERE id = ${id as string}`;
+      expect(row).toEqual({ state: "completed" });
+    } finally {
+      blocker.release();
+      await pool.end();
+    }
   });
 });

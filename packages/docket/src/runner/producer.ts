@@ -104,6 +104,7 @@ export class Producer {
   #fillScheduled = false;
   #pollTimer: LongTimer | undefined;
   #reclaimTimer: LongTimer | undefined;
+  #backoffTimer: LongTimer | undefined;
   #backoffUntil = 0;
   /** Set when a fetch was skipped because outcomes piled up in the acker. */
   #waitingForAcks = false;
@@ -257,7 +258,11 @@ export class Producer {
       return rows.length === count;
     } catch (error) {
       this.#lastFetchError = error instanceof Error ? error.message : String(error);
-      this.#backoffUntil = Date.now() + Math.min(this.#options.pollIntervalMs, 1000);
+      const backoffMs = Math.min(this.#options.pollIntervalMs, 1000);
+      this.#backoffUntil = Date.now() + backoffMs;
+      // Wake-ups during the back-off ask for nothing, so look again once it ends.
+      this.#backoffTimer?.clear();
+      this.#backoffTimer = setLongTimeout(() => this.wake(), backoffMs + 1).unref();
       this.#options.emit("queue:error", { error, source: `producer:${this.queue}` });
       return false;
     }
@@ -427,6 +432,7 @@ export class Producer {
     this.#stopping = true;
     this.#pollTimer?.clear();
     this.#reclaimTimer?.clear();
+    this.#backoffTimer?.clear();
     // Jobs claimed by a fetch that was under way are dispatched before the hand-back below.
     while (this.#fetching) await this.#fetching;
     this.#waiting = [];
