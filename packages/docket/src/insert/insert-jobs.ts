@@ -3,7 +3,7 @@ import { type CleanupTarget, isCleanupTarget } from "../cleanup/define-target.js
 import { asDate } from "../db/job-row.js";
 import { InsertError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
-import { insertJobBatch } from "../sql/jobs.js";
+import { insertDependentBatch, insertJobBatch } from "../sql/jobs.js";
 import type { Job } from "../types.js";
 import { type AnyWorker, nameSchema } from "../workers/define-worker.js";
 import { performInline } from "../workers/perform-in-memory.js";
@@ -56,6 +56,19 @@ export async function insertJobsOf(
     parsed.unique,
   );
   const { sql, schema } = context;
+  if (parsed.dependsOn && parsed.dependsOn.length > 0) {
+    if (argsJson.length > insertChunk) {
+      throw new InsertError(`insert: at most ${insertChunk} jobs with dependsOn per call`);
+    }
+    const statement = insertDependentBatch(
+      schema,
+      shared,
+      `[${argsJson.join(",")}]`,
+      [...new Set(parsed.dependsOn)],
+      parsed.onDependencyFailure ?? "cancel",
+    );
+    return insertChunkOf(parsed.tx ?? sql, schema, shared, argsJson, statement);
+  }
   if (unique) {
     return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows(), unique);
   }
@@ -101,8 +114,13 @@ async function insertChunkOf(
   schema: string,
   shared: SharedInsertFields,
   argsJson: string[],
+  statement?: ReturnType<typeof insertDependentBatch>,
 ): Promise<Job[]> {
-  const [batch] = await run(executor, insertJobBatch(schema, shared, `[${argsJson.join(",")}]`));
+  const [batch] = await run(
+    executor,
+    statement ?? insertJobBatch(schema, shared, `[${argsJson.join(",")}]`),
+  );
+  if (statement && !batch?.ids) throw new InsertError("insert: a job in dependsOn does not exist");
   const ids = batch?.ids?.split(",") ?? [];
   if (!batch || ids.length !== argsJson.length) {
     throw new InsertError(`insert: ${argsJson.length} jobs sent, ${ids.length} stored`);
