@@ -109,8 +109,9 @@ export function insertDependentBatch(
         count(*) FILTER (WHERE state IN ('discarded', 'cancelled'))::integer AS failed
       FROM linked
     ), inserted AS (
-      INSERT INTO ${jobs} OVERRIDING SYSTEM VALUE (id, state, queue, worker, args, meta, tags,
+      INSERT INTO ${jobs} (id, state, queue, worker, args, meta, tags,
         priority, max_attempts, scheduled_at, waiting_on, dependency_policy, cancelled_at)
+      OVERRIDING SYSTEM VALUE
       SELECT a.id,
         CASE WHEN w.failed > 0 AND ${policy}::text = 'cancel' THEN 'cancelled'::${state}
           WHEN w.n > 0 THEN 'scheduled'::${state} ELSE 'available'::${state} END,
