@@ -39,3 +39,54 @@ describe("dependsOn", () => {
     expect(row?.n).toBe(0);
   });
 });
+
+const flaky = defineWorker({
+  name: "dep.fail",
+  queue: "deps",
+  args: z.object({ n: z.number() }),
+  maxAttempts: 1,
+  perform: ({ args }) => {
+    order.push(args.n);
+    throw new Error("boom");
+  },
+});
+
+describe("dependsOn outcomes", () => {
+  test("fan-in: the dependent runs once every dependency completed", async () => {
+    order.length = 0;
+    const queue = makeQueue({ workers: [step] });
+    const a = await queue.insert(step, { n: 10 });
+    const b = await queue.insert(step, { n: 11 });
+    const c = await queue.insert(step, { n: 12 }, { dependsOn: [a.id, b] });
+    const d = await queue.insert(step, { n: 13 }, { dependsOn: [c] });
+    await drainQueue(queue, { queue: "deps", withRecursion: true });
+    expect(order.indexOf(12)).toBeGreaterThan(Math.max(order.indexOf(10), order.indexOf(11)));
+    expect(order.at(-1)).toBe(13);
+    expect((await queue.getJob(d.id))?.state).toBe("completed");
+  });
+
+  test("a discarded dependency cancels its dependent, or lets it run under 'run'", async () => {
+    order.length = 0;
+    const queue = makeQueue({ workers: [step, flaky] });
+    const bad = await queue.insert(flaky, { n: 20 });
+    const cancelled = await queue.insert(step, { n: 21 }, { dependsOn: [bad] });
+    const runs = await queue.insert(
+      step,
+      { n: 22 },
+      { dependsOn: [bad], onDependencyFailure: "run" },
+    );
+    await drainQueue(queue, { queue: "deps", withRecursion: true });
+    expect((await queue.getJob(bad.id))?.state).toBe("discarded");
+    expect((await queue.getJob(cancelled.id))?.state).toBe("cancelled");
+    expect((await queue.getJob(runs.id))?.state).toBe("completed");
+    expect(order).toEqual([20, 22]);
+  });
+
+  test("a dependency already completed does not hold the dependent back", async () => {
+    const queue = makeQueue({ workers: [step] });
+    const a = await queue.insert(step, { n: 30 });
+    await drainQueue(queue, { queue: "deps" });
+    const b = await queue.insert(step, { n: 31 }, { dependsOn: [a] });
+    expect(b.state).toBe("available");
+  });
+});
