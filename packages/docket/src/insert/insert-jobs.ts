@@ -3,7 +3,7 @@ import { type CleanupTarget, isCleanupTarget } from "../cleanup/define-target.js
 import { asDate } from "../db/job-row.js";
 import { InsertError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
-import { insertJobBatch } from "../sql/jobs.js";
+import { insertDependentBatch, insertJobBatch } from "../sql/jobs.js";
 import type { Job } from "../types.js";
 import { type AnyWorker, nameSchema } from "../workers/define-worker.js";
 import { performInline } from "../workers/perform-in-memory.js";
@@ -61,7 +61,14 @@ export async function insertJobsOf(
     "unique" in definition ? definition.unique : undefined,
     parsed.unique,
   );
-  if (context.testing === "inline" || unique || argsList.length <= insertChunk) {
+  const dependsOn = parsed.dependsOn && parsed.dependsOn.length > 0 ? parsed.dependsOn : null;
+  if (dependsOn && argsList.length > insertChunk) {
+    throw new InsertError(`insert: at most ${insertChunk} jobs with dependsOn per call`);
+  }
+  if (dependsOn && unique) {
+    throw new InsertError("insert: dependsOn cannot be combined with unique options yet");
+  }
+  if (context.testing === "inline" || unique || dependsOn || argsList.length <= insertChunk) {
     const argsJson = await checkAll(definition, argsList, context.maxArgsBytes);
     if (argsList.length === 0) return [];
     // Rows of their own for the paths that take whole rows (each job gets its own tags array),
@@ -70,6 +77,16 @@ export async function insertJobsOf(
       argsJson.map((json) => ({ ...shared, tags: [...shared.tags], args: JSON.parse(json) }));
     if (context.testing === "inline") {
       return performInline("perform" in definition ? definition : undefined, rows());
+    }
+    if (dependsOn) {
+      const statement = insertDependentBatch(
+        schema,
+        shared,
+        `[${argsJson.join(",")}]`,
+        [...new Set(dependsOn)],
+        parsed.onDependencyFailure ?? "cancel",
+      );
+      return insertChunkOf(parsed.tx ?? sql, schema, shared, argsJson, statement);
     }
     if (unique) {
       return insertUnique({ tx: parsed.tx, pool: sql, schema, chunk: insertChunk }, rows(), unique);
@@ -142,8 +159,13 @@ async function insertChunkOf(
   schema: string,
   shared: SharedInsertFields,
   argsJson: string[],
+  statement?: ReturnType<typeof insertDependentBatch>,
 ): Promise<Job[]> {
-  const [batch] = await run(executor, insertJobBatch(schema, shared, `[${argsJson.join(",")}]`));
+  const [batch] = await run(
+    executor,
+    statement ?? insertJobBatch(schema, shared, `[${argsJson.join(",")}]`),
+  );
+  if (statement && !batch?.ids) throw new InsertError("insert: a job in dependsOn does not exist");
   const ids = batch?.ids?.split(",") ?? [];
   if (!batch || ids.length !== argsJson.length) {
     throw new InsertError(`insert: ${argsJson.length} jobs sent, ${ids.length} stored`);

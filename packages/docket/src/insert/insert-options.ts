@@ -28,6 +28,13 @@ export interface InsertOptions {
   tx?: Transaction;
   /** Laid over the worker's unique options; `false` inserts without uniqueness. */
   unique?: UniqueOptions | false;
+  /**
+   * Jobs (ids or jobs) this job waits for: it runs once all of them have finished (see
+   * docs/workflows.md). At most 1,000.
+   */
+  dependsOn?: readonly (string | number | bigint | { id: string })[];
+  /** When a dependency is cancelled or discarded: cancel this job (default) or run it anyway. */
+  onDependencyFailure?: "cancel" | "run";
 }
 
 /**
@@ -68,6 +75,16 @@ const insertOptionsSchema = z
       })
       .optional(),
     unique: z.union([z.literal(false), uniqueOverrideSchema]).optional(),
+    dependsOn: z
+      .array(
+        z
+          .union([z.string(), z.number(), z.bigint(), z.object({ id: z.string() }).loose()])
+          .transform((d) => String(typeof d === "object" ? d.id : d))
+          .refine((d) => /^[1-9][0-9]{0,18}$/.test(d), "must be a job id"),
+      )
+      .max(1000)
+      .optional(),
+    onDependencyFailure: z.enum(["cancel", "run"]).optional(),
   })
   .strict()
   .refine((o) => o.scheduleIn === undefined || o.scheduledAt === undefined, {

@@ -79,6 +79,60 @@ export interface InsertedBatch {
 }
 
 /**
+ * Inserts jobs that wait for `dependsOn` (ids), in one statement: each dependency's row gets the
+ * new ids in `dependents` (taking its lock, so that an ack of it, before or after, sees them), and
+ * each new job waits, `scheduled` at 'infinity', for the dependencies not yet finished. Nothing is
+ * written, and `ids` is null, when a dependency does not exist.
+ */
+export function insertDependentBatch(
+  schema: string,
+  shared: Omit<InsertRow, "args">,
+  argsJson: string,
+  dependsOn: string[],
+  policy: "cancel" | "run",
+) {
+  const jobs = sql.id(schema, "jobs");
+  const state = sql.id(schema, "job_state");
+  return sql<InsertedBatch>`
+    WITH args AS (
+      SELECT a.args, a.ord, nextval(pg_get_serial_sequence(quote_ident(${schema}::text) || '.jobs', 'id')) AS id
+      FROM jsonb_array_elements(${argsJson}::text::jsonb) WITH ORDINALITY AS a(args, ord)
+    ), known AS (
+      SELECT count(*) = cardinality(${dependsOn}::bigint[]) AS ok
+      FROM ${jobs} WHERE id = ANY(${dependsOn}::bigint[])
+    ), linked AS (
+      UPDATE ${jobs} SET dependents = coalesce(dependents, '{}') || (SELECT array_agg(id) FROM args)
+      WHERE id = ANY(${dependsOn}::bigint[]) AND (SELECT ok FROM known)
+      RETURNING state
+    ), waits AS (
+      SELECT count(*) FILTER (WHERE state NOT IN ('completed', 'discarded', 'cancelled'))::integer AS n,
+        count(*) FILTER (WHERE state IN ('discarded', 'cancelled'))::integer AS failed
+      FROM linked
+    ), inserted AS (
+      INSERT INTO ${jobs} (id, state, queue, worker, args, meta, tags,
+        priority, max_attempts, scheduled_at, waiting_on, dependency_policy, cancelled_at)
+      OVERRIDING SYSTEM VALUE
+      SELECT a.id,
+        CASE WHEN w.failed > 0 AND ${policy}::text = 'cancel' THEN 'cancelled'::${state}
+          WHEN w.n > 0 THEN 'scheduled'::${state} ELSE 'available'::${state} END,
+        ${shared.queue}::text, ${shared.worker}::text, a.args, ${shared.meta}::jsonb,
+        ${shared.tags}::text[], ${shared.priority}::smallint, ${shared.max_attempts}::integer,
+        CASE WHEN w.n > 0 THEN 'infinity'::timestamptz ELSE now() END, w.n, ${policy}::text,
+        CASE WHEN w.failed > 0 AND ${policy}::text = 'cancel' THEN now() END
+      FROM args a CROSS JOIN waits w
+      WHERE (SELECT ok FROM known)
+      ORDER BY a.ord
+      RETURNING id, state
+    )
+    SELECT string_agg(id::text, ',' ORDER BY id) AS ids, min(state) AS state, now() AS inserted_at,
+      now() AS scheduled_at, (
+        SELECT count(pg_notify(${insertChannel(schema)}, ${shared.queue}::text))
+        WHERE bool_or(state = 'available')
+      ) AS notified
+    FROM inserted`;
+}
+
+/**
  * Inserts jobs that share everything but their args, in one statement, and notifies their queue
  * if they are available. `argsJson` is a JSON array of the args objects, sent as text and parsed
  * once by the server; the reply is one row, whatever the batch size.
@@ -228,11 +282,33 @@ export function ackJobs(schema: string, node: string, plain: PlainCompletions, r
       -- whole table, and hash-joins the batch against it.
       WHERE j.id = ANY(ARRAY(SELECT id FROM x)) AND j.id = x.id
         AND j.state::text = 'executing' AND j.attempt = x.attempt AND j.attempted_by = ${node}
-      RETURNING j.id, j.state, j.queue, j.meta ? ${awaitedKey} AS awaited
+      RETURNING j.id, j.state, j.queue, j.meta ? ${awaitedKey} AS awaited, j.dependents
+    ), released AS (
+      -- Dependents of the jobs finished here: one dependency fewer to wait for; the last one
+      -- makes them available, a cancelled or discarded one cancels them under policy 'cancel'.
+      -- Plain jobs have no dependents: nothing is joined.
+      UPDATE ${jobs} AS d SET
+        waiting_on = d.waiting_on - r.n,
+        state = CASE
+          WHEN r.failed > 0 AND d.dependency_policy = 'cancel' THEN 'cancelled'::${state}
+          WHEN d.waiting_on - r.n <= 0 THEN 'available'::${state} ELSE d.state END,
+        cancelled_at = CASE WHEN r.failed > 0 AND d.dependency_policy = 'cancel' THEN now()
+          ELSE d.cancelled_at END,
+        scheduled_at = CASE WHEN d.waiting_on - r.n <= 0 THEN now() ELSE d.scheduled_at END
+      FROM (
+        SELECT u.dependent, count(*)::integer AS n,
+          count(*) FILTER (WHERE a.state <> 'completed')::integer AS failed
+        FROM acked a CROSS JOIN unnest(a.dependents) AS u(dependent)
+        WHERE a.dependents IS NOT NULL AND a.state IN ('completed', 'discarded', 'cancelled')
+        GROUP BY u.dependent
+      ) r
+      WHERE d.id = r.dependent AND d.waiting_on > 0 AND d.state = 'scheduled'
+      RETURNING d.queue, d.state
     )
     SELECT string_agg(id::text, ',') AS ids, (
       SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
-      FROM (SELECT DISTINCT queue FROM acked WHERE state = 'available') q
+      FROM (SELECT queue FROM acked WHERE state = 'available'
+        UNION SELECT queue FROM released WHERE state = 'available') q
     ) AS notified, (
       SELECT count(pg_notify(${finishedChannel(schema)}, a.id::text)) FROM acked a
       WHERE a.awaited AND a.state IN ('completed', 'discarded', 'cancelled')

@@ -30,6 +30,6 @@ export function stageAllScheduled(schema: string, queue: string | null, exclude:
   return sql<{ id: string }>`
     UPDATE ${jobs} SET state = 'available', scheduled_at = least(scheduled_at, now())
     WHERE state = 'scheduled' AND (${queue}::text IS NULL OR queue = ${queue}::text)
-      AND id <> ALL(${exclude}::bigint[])
+      AND id <> ALL(${exclude}::bigint[]) AND coalesce(waiting_on, 0) = 0
     RETURNING id`;
 }
