@@ -1,4 +1,4 @@
-import { describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
@@ -88,5 +88,46 @@ describe("dependsOn outcomes", () => {
     await drainQueue(queue, { queue: "deps" });
     const b = await queue.insert(step, { n: 31 }, { dependsOn: [a] });
     expect(b.state).toBe("available");
+  });
+});
+
+describe("a failed dependency settles the whole graph, by any path", () => {
+  beforeEach(async () => {
+    await db.sql`TRUNCATE docket.jobs`;
+  });
+
+  test("a discard cancels a chain to its end; a 'run' dependent in it still runs", async () => {
+    order.length = 0;
+    const queue = makeQueue({ workers: [step, flaky] });
+    const bad = await queue.insert(flaky, { n: 40 });
+    const b = await queue.insert(step, { n: 41 }, { dependsOn: [bad] });
+    const c = await queue.insert(step, { n: 42 }, { dependsOn: [b] });
+    const d = await queue.insert(step, { n: 43 }, { dependsOn: [c] });
+    const anyway = await queue.insert(
+      step,
+      { n: 44 },
+      { dependsOn: [c], onDependencyFailure: "run" },
+    );
+    await drainQueue(queue, { queue: "deps", withRecursion: true });
+    for (const job of [b, c, d]) expect((await queue.getJob(job.id))?.state).toBe("cancelled");
+    expect((await queue.getJob(anyway.id))?.state).toBe("completed");
+    expect(order).toEqual([40, 44]);
+  });
+
+  test("an admin cancel of a dependency settles its dependents", async () => {
+    order.length = 0;
+    const queue = makeQueue({ workers: [step] });
+    const first = await queue.insert(step, { n: 50 }, { scheduleIn: "1h" });
+    const cancelled = await queue.insert(step, { n: 51 }, { dependsOn: [first] });
+    const runs = await queue.insert(
+      step,
+      { n: 52 },
+      { dependsOn: [first], onDependencyFailure: "run" },
+    );
+    await queue.cancelJob(first.id);
+    expect((await queue.getJob(cancelled.id))?.state).toBe("cancelled");
+    expect((await queue.getJob(runs.id))?.state).toBe("available");
+    await drainQueue(queue, { queue: "deps" });
+    expect(order).toEqual([52]);
   });
 });

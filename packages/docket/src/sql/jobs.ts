@@ -284,22 +284,18 @@ export function ackJobs(schema: string, node: string, plain: PlainCompletions, r
         AND j.state::text = 'executing' AND j.attempt = x.attempt AND j.attempted_by = ${node}
       RETURNING j.id, j.state, j.queue, j.meta ? ${awaitedKey} AS awaited, j.dependents
     ), released AS (
-      -- Dependents of the jobs finished here: one dependency fewer to wait for; the last one
-      -- makes them available, a cancelled or discarded one cancels them under policy 'cancel'.
+      -- Dependents of the jobs completed here: one dependency fewer to wait for; the last one
+      -- makes them available. A discarded or cancelled dependency is settled by the trigger of
+      -- migration 0009 (which also covers admin cancels and the lifeline, and whole chains).
       -- Plain jobs have no dependents: nothing is joined.
       UPDATE ${jobs} AS d SET
         waiting_on = d.waiting_on - r.n,
-        state = CASE
-          WHEN r.failed > 0 AND d.dependency_policy = 'cancel' THEN 'cancelled'::${state}
-          WHEN d.waiting_on - r.n <= 0 THEN 'available'::${state} ELSE d.state END,
-        cancelled_at = CASE WHEN r.failed > 0 AND d.dependency_policy = 'cancel' THEN now()
-          ELSE d.cancelled_at END,
+        state = CASE WHEN d.waiting_on - r.n <= 0 THEN 'available'::${state} ELSE d.state END,
         scheduled_at = CASE WHEN d.waiting_on - r.n <= 0 THEN now() ELSE d.scheduled_at END
       FROM (
-        SELECT u.dependent, count(*)::integer AS n,
-          count(*) FILTER (WHERE a.state <> 'completed')::integer AS failed
+        SELECT u.dependent, count(*)::integer AS n
         FROM acked a CROSS JOIN unnest(a.dependents) AS u(dependent)
-        WHERE a.dependents IS NOT NULL AND a.state IN ('completed', 'discarded', 'cancelled')
+        WHERE a.dependents IS NOT NULL AND a.state = 'completed'
         GROUP BY u.dependent
       ) r
       WHERE d.id = r.dependent AND d.waiting_on > 0 AND d.state = 'scheduled'
