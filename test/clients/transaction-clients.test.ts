@@ -6,7 +6,7 @@ import knex from "knex";
 import pg from "pg";
 import { DataSource } from "typeorm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { defineWorker, InsertError, type Job } from "../../packages/docket/src/index.js";
+import { defineWorker, InsertError } from "../../packages/docket/src/index.js";
 import { useTestDatabase } from "../support/database.js";
 import { queueFactory } from "../support/queues.js";
 import { nextEvent } from "../support/wait.js";

@@ -3,7 +3,7 @@
 // setting left out gives a PoolerError that names it.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { defineWorker, type Job, PoolerError, Queue } from "../../packages/docket/src/index.js";
+import { defineWorker, PoolerError, Queue } from "../../packages/docket/src/index.js";
 import { useTestDatabase } from "../support/database.js";
 import { type PgBouncer, pgBouncerAvailable, startPgBouncer } from "../support/pgbouncer.js";
 import { nextEvent, waitFor } from "../support/wait.js";

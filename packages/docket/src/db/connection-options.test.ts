@@ -4,7 +4,6 @@ import { queueFactory } from "../../../../test/support/queues.js";
 import { nextEvent } from "../../../../test/support/wait.js";
 import { ConfigError } from "../errors.js";
 import { Queue } from "../queue.js";
-import type { Job } from "../types.js";
 import { defineWorker } from "../workers/define-worker.js";
 
 const db = useTestDatabase();

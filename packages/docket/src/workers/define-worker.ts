@@ -4,7 +4,7 @@ import {
   type UniqueOptions,
   uniqueOptionsSchema,
 } from "../insert/unique-options.js";
-import type { Job, JsonResult, JsonValue } from "../types.js";
+import type { Job, JsonResult } from "../types.js";
 import { type ArgsSchema, isArgsSchema } from "../validation/args-schema.js";
 import { cancelBrand, hasBrand, snoozeBrand, workerBrand } from "../validation/brand.js";
 import { type Duration, durationMs, parseDuration } from "../validation/duration.js";
