@@ -11,6 +11,7 @@ import { type LongTimer, setLongInterval, setLongTimeout } from "../validation/l
 import type { AnyWorker } from "../workers/define-worker.js";
 import { LazyAbortController } from "../workers/lazy-abort-controller.js";
 import {
+  type DependencyReader,
   type Outcome,
   runJob,
   ShutdownError,
@@ -18,6 +19,7 @@ import {
   unexpectedFailure,
 } from "../workers/run-job.js";
 import type { Acker } from "./acker.js";
+import { dependencyReader } from "./dependency-reader.js";
 
 type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
 
@@ -84,6 +86,7 @@ interface Claimed {
 export class Producer {
   readonly queue: string;
   readonly #options: ProducerOptions;
+  readonly #readDependencies: DependencyReader;
   /** Jobs that may run at once. */
   #limit: number;
   /** Jobs running now. */
@@ -115,6 +118,7 @@ export class Producer {
 
   constructor(options: ProducerOptions) {
     this.#options = options;
+    this.#readDependencies = dependencyReader(options.executor, options.schema);
     this.queue = options.queue;
     this.#limit = options.limit;
     this.#paused = options.paused;
@@ -321,11 +325,11 @@ export class Producer {
     if (this.#options.listens("job:start")) this.#options.emit("job:start", { job, queueTimeMs });
     const worker = this.#options.workers.get(job.worker);
     const around = this.#options.instrumentation.attempt;
+    const attempt = () =>
+      runJob(job, worker, claimed.controller, this.#options.node, this.#readDependencies);
     let outcome: Outcome;
     try {
-      outcome = around
-        ? await around(job, () => runJob(job, worker, claimed.controller, this.#options.node))
-        : await runJob(job, worker, claimed.controller, this.#options.node);
+      outcome = around ? await around(job, attempt) : await attempt();
     } catch (error) {
       // runJob turns every throw of user code into an outcome; should anything else escape
       // (a tracer's hook included), the attempt still ends and its slot is freed, instead of

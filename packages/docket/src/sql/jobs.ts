@@ -110,7 +110,7 @@ export function insertDependentBatch(
       FROM linked
     ), inserted AS (
       INSERT INTO ${jobs} (id, state, queue, worker, args, meta, tags,
-        priority, max_attempts, scheduled_at, waiting_on, dependency_policy, cancelled_at)
+        priority, max_attempts, scheduled_at, waiting_on, dependency_policy, cancelled_at, depends_on)
       OVERRIDING SYSTEM VALUE
       SELECT a.id,
         CASE WHEN w.failed > 0 AND ${policy}::text = 'cancel' THEN 'cancelled'::${state}
@@ -118,7 +118,7 @@ export function insertDependentBatch(
         ${shared.queue}::text, ${shared.worker}::text, a.args, ${shared.meta}::jsonb,
         ${shared.tags}::text[], ${shared.priority}::smallint, ${shared.max_attempts}::integer,
         CASE WHEN w.n > 0 THEN 'infinity'::timestamptz ELSE now() END, w.n, ${policy}::text,
-        CASE WHEN w.failed > 0 AND ${policy}::text = 'cancel' THEN now() END
+        CASE WHEN w.failed > 0 AND ${policy}::text = 'cancel' THEN now() END, ${dependsOn}::bigint[]
       FROM args a CROSS JOIN waits w
       WHERE (SELECT ok FROM known)
       ORDER BY a.ord
@@ -330,6 +330,20 @@ export function stageJobs(schema: string, limit: number) {
     )
     SELECT queue, count(*)::integer AS count, pg_notify(${insertChannel(schema)}, queue) AS notified
     FROM staged GROUP BY queue`;
+}
+
+/**
+ * The jobs that job `id` depends on, in the order its insert listed them (one round trip, by the
+ * primary key). A dependency deleted since (pruned, or by the admin API) is missing.
+ */
+export function selectDependencies(schema: string, id: string) {
+  const jobs = sql.id(schema, "jobs");
+  return sql<JobRow>`
+    SELECT d.* FROM ${jobs} j
+      CROSS JOIN LATERAL unnest(j.depends_on) WITH ORDINALITY AS u(id, ord)
+      JOIN ${jobs} d ON d.id = u.id
+    WHERE j.id = ${id}::bigint
+    ORDER BY u.ord`;
 }
 
 /** Selects one job by id. */

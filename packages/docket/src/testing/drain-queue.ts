@@ -1,6 +1,7 @@
 import { toClaimedJob } from "../db/job-row.js";
 import { queueInternals } from "../internals.js";
 import type { Queue } from "../queue.js";
+import { dependencyReader } from "../runner/dependency-reader.js";
 import { type Executor, run } from "../sql/executor.js";
 import { claimLimitedJobs } from "../sql/flow.js";
 import { type AckRow, ackJobs, fetchJobs } from "../sql/jobs.js";
@@ -62,6 +63,7 @@ export async function drainQueue(queue: Queue, options: DrainOptions = {}): Prom
     snoozed: 0,
   };
   const ran = new Set<string>();
+  const readDependencies = dependencyReader(sql, schema);
   // Outcomes that make a job available again (a snooze of 0) are stored when the drain ends:
   // until then the job stays claimed, so that the drain, which claims with the producers'
   // `fetchJobs`, never claims a job it has run.
@@ -79,7 +81,13 @@ export async function drainQueue(queue: Queue, options: DrainOptions = {}): Prom
       if (jobs.length === 0) break;
       for (const job of jobs) {
         ran.add(job.id);
-        const outcome = await runJob(job, workers.get(job.worker), new AbortController(), node);
+        const outcome = await runJob(
+          job,
+          workers.get(job.worker),
+          new AbortController(),
+          node,
+          readDependencies,
+        );
         const row = toAckRow(job, outcome);
         if (row.state === "available") deferred.push(row);
         else await run(sql, ackJobs(schema, node, { ids: [], attempts: [] }, [row]));

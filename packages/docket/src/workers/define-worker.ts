@@ -14,6 +14,21 @@ import { zodToConfigError } from "../validation/zod-errors.js";
 export interface PerformContext {
   /** Aborted on the worker's timeout, when the job is cancelled, and on shutdown. */
   signal: AbortSignal;
+  /**
+   * The jobs this job waits for (its `dependsOn`, or its steps' in a workflow), by id, in the
+   * order they were given, read with one query when called: a completed one holds what its
+   * `perform` returned in `meta.result`. Empty for a job without dependencies; a dependency
+   * deleted since (pruned) is missing. See docs/workflows.md.
+   *
+   * @example
+   * ```ts
+   * async perform(job, { dependencies }) {
+   *   const rows = [...(await dependencies()).values()];
+   *   return { imported: rows.reduce((n, row) => n + Number(row.meta.result ?? 0), 0) };
+   * }
+   * ```
+   */
+  dependencies(): Promise<Map<string, Job>>;
 }
 
 /**

@@ -124,6 +124,12 @@ export function unexpectedFailure(job: Job, error: unknown): Outcome {
   return { kind: "error", error, state: "retryable", delayMs };
 }
 
+/** Reads the dependencies of a job for `PerformContext.dependencies()`. */
+export type DependencyReader = (id: string) => Promise<Map<string, Job>>;
+
+/** The reader where no database is at hand (in memory): no dependencies. */
+const noDependencies: DependencyReader = async () => new Map();
+
 /**
  * Runs one attempt of a job: checks its args against the worker's schema, calls `perform` with
  * a signal that aborts on timeout, and turns what happened into an {@link Outcome}.
@@ -133,6 +139,7 @@ export async function runJob(
   worker: AnyWorker | undefined,
   controller: Pick<AbortController, "signal" | "abort">,
   node: string,
+  readDependencies: DependencyReader = noDependencies,
 ): Promise<Outcome> {
   if (!worker) {
     return failure(
@@ -160,6 +167,7 @@ export async function runJob(
       get signal() {
         return controller.signal;
       },
+      dependencies: () => readDependencies(job.id),
     });
     let result: unknown;
     if (worker.timeoutMs === undefined) {
