@@ -80,6 +80,11 @@ export { describeLimits } from "./flow/describe-limits.js";
 export type { FlowOptions, ParsedFlowOptions, PartitionBy } from "./flow/flow-options.js";
 export type { InsertOptions } from "./insert/insert-options.js";
 export type { ResolvedUniqueOptions, UniqueField } from "./insert/unique-options.js";
+export {
+  type StepOptions,
+  Workflow,
+  type WorkflowInsertOptions,
+} from "./insert/workflow.js";
 export type { Logger } from "./logger.js";
 export { LeaderLoop, type LeaderLoopOptions } from "./maintenance/leader-loop.js";
 export { Lifeline } from "./maintenance/lifeline.js";

@@ -20,6 +20,7 @@ import { openListener, openPool } from "./db/connection-options.js";
 import type { Listener } from "./db/listen-connection.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { sessionParameters } from "./db/session-options.js";
+import type { Transaction } from "./db/transaction-adapters.js";
 import {
   ConfigError,
   errorCode,
@@ -32,8 +33,10 @@ import {
 import { QueueEventEmitter, type QueueEvents } from "./events.js";
 import type { FlowOptions, ParsedFlowOptions } from "./flow/flow-options.js";
 import { type FlowContext, readQueueLimits, setQueueLimits } from "./flow/flow-store.js";
+import { insertSteps, type PendingStep } from "./insert/graph-insert.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
-import type { InsertOptions } from "./insert/insert-options.js";
+import { type InsertOptions, parseInsertOptions } from "./insert/insert-options.js";
+import { Workflow } from "./insert/workflow.js";
 import { type Instrumentation, type QueueInternals, queueInternals } from "./internals.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { Maintenance } from "./maintenance/maintenance-host.js";
@@ -45,6 +48,7 @@ import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from ".
 import { JobRunner } from "./runner/job-runner.js";
 import type { Producer } from "./runner/producer.js";
 import { parseStopOptions, type StopOptions } from "./runner/stop-options.js";
+import type { GraphBatch } from "./sql/workflows.js";
 import type { Job } from "./types.js";
 import { parseDuration } from "./validation/duration.js";
 import type { AnyWorker, Worker } from "./workers/define-worker.js";
@@ -361,6 +365,56 @@ export class Queue extends QueueEventEmitter {
       });
     }
     return jobs;
+  }
+
+  /**
+   * Starts a workflow: named steps that wait for each other (fan-out, fan-in, chains), inserted
+   * by its `insert()` in one statement, all or nothing. See docs/workflows.md.
+   *
+   * @example
+   * ```ts
+   * const jobs = await queue.workflow()
+   *   .add("transcode", transcode, { videoId })
+   *   .add("publish", publish, { videoId }, { dependsOn: ["transcode"] })
+   *   .insert();
+   * ```
+   */
+  workflow(): Workflow {
+    return new Workflow(
+      async (steps, tx) => (await this.#insertSteps(steps, null, tx, "workflow")).jobs,
+    );
+  }
+
+  /** Inserts the jobs of a workflow or batch (see insert/graph-insert.ts). */
+  async #insertSteps(
+    steps: PendingStep[],
+    batch: GraphBatch | null,
+    tx: Transaction | undefined,
+    what: string,
+  ): Promise<{ jobs: Job[]; batchId: string | null }> {
+    if (this.#state === "stopped" && this.#ownsSql)
+      throw new QueueStateError(`${what} insert after stop()`);
+    // The transaction is checked as insert checks it.
+    const executor = tx === undefined ? undefined : parseInsertOptions({ tx }).tx;
+    if (this.options.testing !== "inline") await this.#settle();
+    const { schema, testing, maxArgsBytes } = this.options;
+    const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
+    const inserted = await insertSteps(context, steps, batch, executor, what).catch(
+      (error: unknown) => {
+        throw this.#explain(error, what);
+      },
+    );
+    if (this.#listens("jobs:insert")) {
+      const groups = new Map<string, { queue: string; worker: string; count: number }>();
+      for (const job of inserted.jobs) {
+        const key = `${job.queue}\u0000${job.worker}`;
+        const group = groups.get(key) ?? { queue: job.queue, worker: job.worker, count: 0 };
+        group.count++;
+        groups.set(key, group);
+      }
+      for (const group of groups.values()) this.#emitAny("jobs:insert", group);
+    }
+    return inserted;
   }
 
   /**

@@ -197,7 +197,7 @@ async function insertChunkOf(
 }
 
 /** The worker an insert names: a definition, a cleanup target, or a checked worker name. */
-function resolveWorker(
+export function resolveWorker(
   workers: ReadonlyMap<string, AnyWorker>,
   worker: AnyWorker | CleanupTarget | string,
 ): AnyWorker | { name: string; queue?: string } {
