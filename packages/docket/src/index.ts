@@ -78,6 +78,14 @@ export {
 export { type AttemptTiming, QueueEventEmitter, type QueueEvents } from "./events.js";
 export { describeLimits } from "./flow/describe-limits.js";
 export type { FlowOptions, ParsedFlowOptions, PartitionBy } from "./flow/flow-options.js";
+export {
+  Batch,
+  type BatchCallback,
+  type BatchOptions,
+  type BatchSummary,
+  type InsertedBatch,
+} from "./insert/batch.js";
+export type { StepInsertOptions } from "./insert/graph-insert.js";
 export type { InsertOptions } from "./insert/insert-options.js";
 export type { ResolvedUniqueOptions, UniqueField } from "./insert/unique-options.js";
 export {

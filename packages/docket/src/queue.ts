@@ -33,6 +33,7 @@ import {
 import { QueueEventEmitter, type QueueEvents } from "./events.js";
 import type { FlowOptions, ParsedFlowOptions } from "./flow/flow-options.js";
 import { type FlowContext, readQueueLimits, setQueueLimits } from "./flow/flow-store.js";
+import { Batch, type BatchOptions, resolveCallback } from "./insert/batch.js";
 import { insertSteps, type PendingStep } from "./insert/graph-insert.js";
 import { insertJobsOf } from "./insert/insert-jobs.js";
 import { type InsertOptions, parseInsertOptions } from "./insert/insert-options.js";
@@ -379,9 +380,42 @@ export class Queue extends QueueEventEmitter {
    *   .insert();
    * ```
    */
-  workflow(): Workflow {
-    return new Workflow(
-      async (steps, tx) => (await this.#insertSteps(steps, null, tx, "workflow")).jobs,
+  workflow<Args = Record<string, unknown>, Input = Args>(
+    options?: BatchOptions<Args, Input>,
+  ): Workflow {
+    return new Workflow(async (steps, tx) => {
+      const batch = options
+        ? await this.#batchOf(options as unknown as BatchOptions<never, never>)
+        : null;
+      return (await this.#insertSteps(steps, batch, tx, "workflow")).jobs;
+    });
+  }
+
+  /**
+   * Starts a batch: jobs inserted together, and a callback job inserted exactly once when all of
+   * them have finished (or at the first discard, with `callbackOn: "discarded"`), with the
+   * counts per outcome in its `args.batch`. See docs/workflows.md.
+   *
+   * @example
+   * ```ts
+   * const { id } = await queue
+   *   .batch({ callback: { worker: importDone, args: { importId } } })
+   *   .addMany(importRow, rows)
+   *   .insert();
+   * ```
+   */
+  batch<Args = Record<string, unknown>, Input = Args>(options: BatchOptions<Args, Input>): Batch {
+    return new Batch(
+      async (steps, batchOptions, tx) =>
+        this.#insertSteps(steps, await this.#batchOf(batchOptions), tx, "batch"),
+      options as unknown as BatchOptions<never, never>,
+    );
+  }
+
+  #batchOf(options: BatchOptions<never, never>): Promise<GraphBatch> {
+    return resolveCallback(
+      { workers: this.#workers, maxArgsBytes: this.options.maxArgsBytes },
+      options,
     );
   }
 

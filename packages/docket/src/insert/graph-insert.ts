@@ -93,7 +93,7 @@ export async function insertSteps(
     const definition = resolveWorker(context.workers, step.worker);
     if ("unique" in definition && definition.unique) {
       throw new InsertError(
-        `${what}: step "${step.name}": worker "${definition.name}" has unique options, which ${what}s do not take yet`,
+        `${what}: step "${step.name}": worker "${definition.name}" has unique options, which workflows and batches do not take yet`,
       );
     }
     const shared = sharedInsertFields(definition, parsed);

@@ -282,7 +282,18 @@ export function ackJobs(schema: string, node: string, plain: PlainCompletions, r
       -- whole table, and hash-joins the batch against it.
       WHERE j.id = ANY(ARRAY(SELECT id FROM x)) AND j.id = x.id
         AND j.state::text = 'executing' AND j.attempt = x.attempt AND j.attempted_by = ${node}
-      RETURNING j.id, j.state, j.queue, j.meta ? ${awaitedKey} AS awaited, j.dependents
+      RETURNING j.id, j.state, j.queue, j.meta ? ${awaitedKey} AS awaited, j.dependents, j.batch_id
+    ), batched AS (
+      -- Jobs of a batch completed here, counted once per batch and statement, in batch order;
+      -- the count that finishes a batch inserts its callback (record_batch_outcomes, migration
+      -- 0010), under the batch row's lock. Discards and cancels are counted by the trigger of
+      -- migration 0010. Plain jobs have no batch: nothing is counted.
+      SELECT ${sql.id(schema, "record_batch_outcomes")}(g.batch_id, g.n, 0, 0) AS callback
+      FROM (
+        SELECT a.batch_id, count(*)::integer AS n FROM acked a
+        WHERE a.batch_id IS NOT NULL AND a.state = 'completed'
+        GROUP BY a.batch_id ORDER BY a.batch_id
+      ) g
     ), released AS (
       -- Dependents of the jobs completed here: one dependency fewer to wait for; the last one
       -- makes them available. A discarded or cancelled dependency is settled by the trigger of
@@ -308,7 +319,7 @@ export function ackJobs(schema: string, node: string, plain: PlainCompletions, r
     ) AS notified, (
       SELECT count(pg_notify(${finishedChannel(schema)}, a.id::text)) FROM acked a
       WHERE a.awaited AND a.state IN ('completed', 'discarded', 'cancelled')
-    ) AS finished
+    ) AS finished, (SELECT count(callback) FROM batched) AS callbacks
     FROM acked`;
 }
 
