@@ -12,6 +12,7 @@ export const scenarioNames = [
   "pruning",
   "rescue",
   "flow",
+  "workflow",
 ] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 

@@ -16,6 +16,7 @@ import { findPgbench, type PgbenchResult } from "./scenarios/pgbench.js";
 import type { PruningResult } from "./scenarios/pruning.js";
 import { type RescueNodeResult, rescueSettings } from "./scenarios/rescue-node.js";
 import type { ThroughputResult } from "./scenarios/throughput.js";
+import type { WorkflowResult } from "./scenarios/workflow.js";
 
 /** A trial's check that every job ran exactly once. */
 interface Integrity {
@@ -202,6 +203,32 @@ async function flowTrials(config: BenchConfig, adminUrl: string, round: number) 
           true,
         );
       }
+    });
+  }
+}
+
+/**
+ * A 10,000-job workflow (docket only): its insert and its run, against the same jobs inserted
+ * with insertMany and run without dependencies, interleaved.
+ */
+async function workflowTrials(config: BenchConfig, adminUrl: string, round: number) {
+  const jobs = 10_000;
+  const concurrency = config.concurrency[config.concurrency.length - 1] ?? 50;
+  for (const variant of rotated(["graph", "plain"] as const, round)) {
+    const label = `r${round + 1} workflow ${variant}`;
+    await onFreshDatabase(adminUrl, label, async (url) => {
+      const r = await runTrial<WorkflowResult>({
+        kind: "workflow",
+        url,
+        variant,
+        jobs,
+        concurrency,
+      });
+      const what =
+        variant === "graph" ? "10,000-job workflow" : "same 10,000 jobs, no dependencies";
+      add(`workflow: insert ${what}, ms`, "docket", round, r.insertMs, true);
+      add(`workflow: run ${what}, jobs/s (c=${concurrency})`, "docket", round, r.jobsPerSec);
+      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
     });
   }
 }
@@ -401,6 +428,8 @@ async function main(): Promise<void> {
       if (config.scenarios.includes("pruning")) await pruningTrials(config, server.adminUrl, round);
       if (config.scenarios.includes("rescue")) await rescueTrials(config, server.adminUrl, round);
       if (config.scenarios.includes("flow")) await flowTrials(config, server.adminUrl, round);
+      if (config.scenarios.includes("workflow"))
+        await workflowTrials(config, server.adminUrl, round);
     }
 
     const rows = buildRows(samples, lowerIsBetter);

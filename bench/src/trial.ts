@@ -9,6 +9,7 @@ import { runPgbench } from "./scenarios/pgbench.js";
 import { runPruning } from "./scenarios/pruning.js";
 import { runRescueNode } from "./scenarios/rescue-node.js";
 import { runThroughput } from "./scenarios/throughput.js";
+import { runWorkflow, type WorkflowVariant } from "./scenarios/workflow.js";
 import { createSystem } from "./systems/index.js";
 
 /** What the parent asks a trial process to do. */
@@ -44,7 +45,8 @@ export type TrialRequest =
       jobs: number;
       concurrency: number;
       jobMs?: number;
-    };
+    }
+  | { kind: "workflow"; url: string; variant: WorkflowVariant; jobs: number; concurrency: number };
 
 /** Messages a trial process sends to its parent. */
 export type TrialMessage =
@@ -73,6 +75,8 @@ async function handle(request: TrialRequest): Promise<unknown> {
       return runPgbench(request);
     case "flow":
       return runFlow(request);
+    case "workflow":
+      return runWorkflow(request);
     case "pruning":
       return runPruning(request);
     case "rescue-node":
