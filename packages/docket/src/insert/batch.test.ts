@@ -173,6 +173,47 @@ describe("queue.batch()", () => {
   });
 });
 
+describe("outcomes by other paths", () => {
+  test("a failed workflow step cancels its dependents, and the callback counts them", async () => {
+    const queue = makeQueue({ workers: [row, done] });
+    await queue
+      .workflow({ callback: { worker: done, args: { importId: "g" } } })
+      .add("bad", row, { n: 1, outcome: "fail" })
+      .add("next", row, { n: 2 }, { dependsOn: ["bad"] })
+      .add("last", row, { n: 3 }, { dependsOn: ["next"] })
+      .add("other", row, { n: 4 })
+      .insert();
+    await drainQueue(queue, { queue: "rows", withRecursion: true });
+    const [callback, ...more] = await callbacks("g");
+    expect(more).toHaveLength(0);
+    expect(callback?.args.batch).toMatchObject({
+      total: 4,
+      completed: 1,
+      discarded: 1,
+      cancelled: 2,
+      pending: 0,
+    });
+  });
+
+  test("a discarded job retried before the batch finished is counted by its new outcome", async () => {
+    const queue = makeQueue({ workers: [row, done] });
+    const { jobs } = await queue
+      .batch({ callback: { worker: done, args: { importId: "h" } } })
+      .add(row, { n: 1, outcome: "fail" })
+      .add(row, { n: 2 }, { priority: 9 })
+      .insert();
+    await drainQueue(queue, { queue: "rows", withLimit: 1 });
+    expect((await queue.getJob(jobs[0]?.id as string))?.state).toBe("discarded");
+    // The operator fixes the cause and retries it: it leaves its final state.
+    await db.sql`UPDATE docket.jobs SET args = args || '{"outcome": "complete"}' WHERE id = ${jobs[0]?.id as string}`;
+    await queue.retryJob(jobs[0]?.id as string);
+    await drainQueue(queue, { queue: "rows" });
+    const [callback, ...more] = await callbacks("h");
+    expect(more).toHaveLength(0);
+    expect(callback?.args.batch).toMatchObject({ total: 2, completed: 2, discarded: 0 });
+  });
+});
+
 describe("exactly once under concurrent acks", () => {
   test("many completions on three nodes at once make one callback with the right counts", async () => {
     const fast = defineWorker({
