@@ -3,6 +3,7 @@ import {
   type InsertOptions,
   parseInsertOptions,
 } from "../insert/insert-options.js";
+import type { Job } from "../types.js";
 import type { AnyWorker, Worker } from "../workers/define-worker.js";
 import { type PerformJobResult, performRow } from "../workers/perform-in-memory.js";
 
@@ -14,6 +15,8 @@ export interface PerformJobOptions extends Omit<InsertOptions, "tx" | "unique"> 
   attempt?: number;
   /** Aborts the signal `perform` receives, as a cancel or a shutdown would. */
   signal?: AbortSignal;
+  /** What `dependencies()` of `perform`'s context returns (default: none), in this order. */
+  dependencies?: readonly Job[];
 }
 
 const defaultMaxArgsBytes = 1_048_576;
@@ -36,11 +39,20 @@ export async function performJob<Args, Input = Args>(
   args: NoInfer<Input>,
   options: PerformJobOptions = {},
 ): Promise<PerformJobResult<Args>> {
-  const { attempt = 1, signal, ...insertOptions } = options;
+  const { attempt = 1, signal, dependencies = [], ...insertOptions } = options;
   if (!Number.isInteger(attempt) || attempt < 1) {
     throw new RangeError(`performJob: attempt must be a positive integer, got ${String(attempt)}`);
   }
   const parsed = parseInsertOptions(insertOptions);
   const row = await buildInsertRow(worker as AnyWorker, args, parsed, defaultMaxArgsBytes);
-  return (await performRow(worker as AnyWorker, row, attempt, signal)) as PerformJobResult<Args>;
+  // A fresh map (of copies) per call: perform may change what it gets.
+  const readDependencies = async () =>
+    new Map(dependencies.map((job) => [String(job.id), structuredClone(job)] as const));
+  return (await performRow(
+    worker as AnyWorker,
+    row,
+    attempt,
+    signal,
+    readDependencies,
+  )) as PerformJobResult<Args>;
 }

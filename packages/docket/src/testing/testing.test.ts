@@ -2,7 +2,15 @@ import { beforeEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
-import { ArgsError, cancel, defineWorker, JobTimeoutError, type Queue, snooze } from "../index.js";
+import {
+  ArgsError,
+  cancel,
+  defineWorker,
+  type Job,
+  JobTimeoutError,
+  type Queue,
+  snooze,
+} from "../index.js";
 import { assertEnqueued, drainQueue, performJob, refuteEnqueued } from "./index.js";
 
 const db = useTestDatabase();
@@ -206,5 +214,26 @@ describe("inline mode", () => {
       state: "completed",
       meta: { result: "completed" },
     });
+  });
+});
+
+describe("performJob with dependencies", () => {
+  test("dependencies() returns the given jobs, by id, in order; none by default", async () => {
+    const total = defineWorker({
+      name: "testing.total",
+      async perform(_job, { dependencies }) {
+        const deps = [...(await dependencies()).values()];
+        return {
+          ids: deps.map((d) => d.id),
+          sum: deps.reduce((n, d) => n + Number(d.meta.result), 0),
+        };
+      },
+    });
+    const dep = (id: string, result: number) =>
+      ({ id, state: "completed", meta: { result } }) as unknown as Job;
+    const run = await performJob(total, {}, { dependencies: [dep("7", 2), dep("3", 5)] });
+    expect(run).toMatchObject({ outcome: "completed", result: { ids: ["7", "3"], sum: 7 } });
+    const alone = await performJob(total, {});
+    expect(alone).toMatchObject({ outcome: "completed", result: { ids: [], sum: 0 } });
   });
 });

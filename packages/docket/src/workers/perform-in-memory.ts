@@ -1,7 +1,7 @@
 import type { InsertRow } from "../sql/jobs.js";
 import type { Job, JobError, JsonValue } from "../types.js";
 import type { AnyWorker } from "./define-worker.js";
-import { type Outcome, runJob, toAckRow } from "./run-job.js";
+import { type DependencyReader, type Outcome, runJob, toAckRow } from "./run-job.js";
 
 /**
  * Attempts of a job run in memory, without the database: the `inline` testing mode's insert and
@@ -88,6 +88,7 @@ export async function performRow(
   row: InsertRow,
   attempt = 1,
   signal?: AbortSignal,
+  readDependencies?: DependencyReader,
 ): Promise<PerformJobResult> {
   const job = executingJob(row, attempt);
   const controller = new AbortController();
@@ -95,7 +96,7 @@ export async function performRow(
   if (signal?.aborted) abort();
   signal?.addEventListener("abort", abort, { once: true });
   try {
-    const outcome = await runJob(job, worker, controller, "docket/testing");
+    const outcome = await runJob(job, worker, controller, "docket/testing", readDependencies);
     return toResult(outcome, storedJob(job, outcome));
   } finally {
     signal?.removeEventListener("abort", abort);
