@@ -153,6 +153,11 @@ describe("queue.batch()", () => {
         .add(row, { n: 1 })
         .insert(),
     ).rejects.toThrow(InsertError);
+    expect(() =>
+      queue
+        .batch({ callback: { worker: done, args: { importId: "i" } } })
+        .add(row, { n: 1 }, { dependsOn: ["0"] } as never),
+    ).toThrow(/no dependsOn/);
     const [n] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM docket.jobs`;
     expect(n?.n).toBe(0);
   });

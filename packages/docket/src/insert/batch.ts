@@ -138,6 +138,11 @@ export class Batch {
     args: NoInfer<Input>,
     options?: StepInsertOptions,
   ): this {
+    if (options && "dependsOn" in options) {
+      throw new InsertError(
+        "batch: its jobs do not wait for each other (no dependsOn); a workflow with a callback does: queue.workflow({ callback })",
+      );
+    }
     const name = String(this.#jobs.length);
     this.#jobs.push({ name, worker: worker as AnyWorker, args, options, deps: [] });
     return this;

@@ -114,6 +114,18 @@ describe("queue.workflow()", () => {
     expect(await countJobs()).toBe(0);
   });
 
+  test("over 10,000 jobs, or the inline testing mode, is refused before anything is written", async () => {
+    const queue = makeQueue({ workers: [step] });
+    const big = queue.workflow();
+    for (let i = 0; i <= 10_000; i++) big.add(`s-${i}`, step, { label: "x" });
+    await expect(big.insert()).rejects.toThrow(/10001 jobs, over the limit of 10000/);
+    const inline = makeQueue({ workers: [step], testing: "inline" });
+    await expect(inline.workflow().add("a", step, { label: "a" }).insert()).rejects.toThrow(
+      /"inline" testing mode/,
+    );
+    expect(await countJobs()).toBe(0);
+  });
+
   test("inside a caller's transaction: rolled back with it", async () => {
     const queue = makeQueue({ workers: [step] });
     await db.sql
