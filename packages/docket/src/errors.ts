@@ -185,8 +185,9 @@ export class QueueStateError extends DocketError {
 
 /**
  * The database did not answer a statement in time: the connection went silent (a network cut,
- * a host that vanished) rather than failing. Reported as a `queue:error`; the statement may
- * still complete once the network comes back.
+ * a host that vanished, an answer a driver lost) rather than failing. Reported as a
+ * `queue:error`; the statement may still complete once the network comes back. The producer's
+ * claims, the acker's batches and the heartbeat wait at most `heartbeat.timeout` for an answer.
  */
 export class DatabaseTimeoutError extends DocketError {
   /** How long docket waited, in milliseconds. */
@@ -269,6 +270,8 @@ const connectionErrorCodes = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  // docket's own: a statement went unanswered past its deadline (see DatabaseTimeoutError)
+  "DATABASE_TIMEOUT",
 ]);
 
 /** The code of a database or driver error (`40P01`, `ECONNRESET`…), if it has one. */

@@ -52,6 +52,8 @@ export class JobRunner {
       node,
       intervalMs: queue.ackInterval,
       batchSize: queue.ackBatchSize,
+      // A statement unanswered this long would have others count the node as gone anyway.
+      answerWithinMs: queue.heartbeat.timeout,
       onError: (error) => reportError(error, "acker"),
     });
     for (const [name, settings] of Object.entries(queue.queues)) {
@@ -70,6 +72,7 @@ export class JobRunner {
           // A claim older than a heartbeat timeout that the node does not hold is lost.
           reclaimAfterMs: queue.heartbeat.timeout,
           reclaimIntervalMs: queue.heartbeat.interval,
+          answerWithinMs: queue.heartbeat.timeout,
           workers,
           acker: this.#acker,
           emit,

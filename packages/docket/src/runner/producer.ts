@@ -1,5 +1,6 @@
 // Just over 400 lines: one fetch loop (claim sizing, back-off, throttle, slots, hand-back), kept
 // whole because its timers and counters are read together on every claim.
+import { answerWithin } from "../db/answer-within.js";
 import { toClaimedJob } from "../db/job-row.js";
 import type { QueueEvents } from "../events.js";
 import type { Instrumentation } from "../internals.js";
@@ -52,6 +53,11 @@ export interface ProducerOptions {
    */
   reclaimAfterMs: number;
   reclaimIntervalMs: number;
+  /**
+   * How long a claim may go unanswered before the producer stops waiting for it and claims
+   * again; jobs of an answer that comes later are given back.
+   */
+  answerWithinMs: number;
   workers: ReadonlyMap<string, AnyWorker>;
   acker: Acker;
   emit: Emit;
@@ -245,7 +251,14 @@ export class Producer {
     try {
       const { executor, schema, queue, node } = this.#options;
       const claim = this.#limited ? claimLimitedJobs : fetchJobs;
-      const rows = await run(executor, claim(schema, queue, count, node));
+      const rows = await answerWithin(
+        run(executor, claim(schema, queue, count, node)),
+        this.#options.answerWithinMs,
+        `a claim of queue ${queue}`,
+        (late) => {
+          for (const row of late) this.#giveBack(toClaimedJob(row, queue, node));
+        },
+      );
       rows.sort(
         (a, b) =>
           a.priority - b.priority ||
@@ -450,7 +463,12 @@ export class Producer {
   #handBack(claimed: Claimed): void {
     claimed.abandoned = true;
     this.#claimed.delete(claimed.job.id);
-    this.#store(claimed.job, { kind: "handback" }, { queueTimeMs: 0, durationMs: 0 });
+    this.#giveBack(claimed.job);
+  }
+
+  /** Makes a job claimed by this producer available again, its attempt refunded. */
+  #giveBack(job: Job): void {
+    this.#store(job, { kind: "handback" }, { queueTimeMs: 0, durationMs: 0 });
   }
 }
 
