@@ -295,3 +295,14 @@ export function isRetryableDatabaseError(error: unknown): boolean {
 export function isLockTimeout(error: unknown): boolean {
   return errorCode(error) === "55P03";
 }
+
+/**
+ * `progress()` in `perform` was given a value docket does not store: a number outside 0–100, a
+ * value JSON cannot hold, text PostgreSQL cannot store, or more than 4 KiB of JSON. Thrown into
+ * `perform` at the call, so a mistake shows where it was made.
+ */
+export class ProgressError extends DocketError {
+  constructor(message: string) {
+    super("PROGRESS_INVALID", message);
+  }
+}

@@ -7,18 +7,21 @@ import type { Instrumentation } from "../internals.js";
 import { type Executor, run } from "../sql/executor.js";
 import { claimLimitedJobs } from "../sql/flow.js";
 import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
+import { progressKey } from "../sql/progress.js";
 import type { Job } from "../types.js";
 import { type LongTimer, setLongInterval, setLongTimeout } from "../validation/long-timer.js";
 import type { AnyWorker } from "../workers/define-worker.js";
 import { LazyAbortController } from "../workers/lazy-abort-controller.js";
 import {
   type Outcome,
+  type ProgressSink,
   runJob,
   ShutdownError,
   toAckRow,
   unexpectedFailure,
 } from "../workers/run-job.js";
 import type { Acker } from "./acker.js";
+import type { ProgressWriter } from "./progress-writer.js";
 
 type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
 
@@ -60,6 +63,8 @@ export interface ProducerOptions {
   answerWithinMs: number;
   workers: ReadonlyMap<string, AnyWorker>;
   acker: Acker;
+  /** Where `progress()` reports go; the value left unwritten goes with the outcome. */
+  progress?: ProgressWriter;
   emit: Emit;
   /** Whether anyone listens to `event`: payloads nobody reads are not built. */
   listens: (event: keyof QueueEvents) => boolean;
@@ -90,6 +95,7 @@ interface Claimed {
 export class Producer {
   readonly queue: string;
   readonly #options: ProducerOptions;
+  readonly #progress: ProgressSink | undefined;
   /** Jobs that may run at once. */
   #limit: number;
   /** Jobs running now. */
@@ -121,6 +127,8 @@ export class Producer {
 
   constructor(options: ProducerOptions) {
     this.#options = options;
+    const writer = options.progress;
+    this.#progress = writer && ((job, progress) => writer.report(job, progress));
     this.queue = options.queue;
     this.#limit = options.limit;
     this.#paused = options.paused;
@@ -337,8 +345,10 @@ export class Producer {
     let outcome: Outcome;
     try {
       outcome = around
-        ? await around(job, () => runJob(job, worker, claimed.controller, this.#options.node))
-        : await runJob(job, worker, claimed.controller, this.#options.node);
+        ? await around(job, () =>
+            runJob(job, worker, claimed.controller, this.#options.node, this.#progress),
+          )
+        : await runJob(job, worker, claimed.controller, this.#options.node, this.#progress);
     } catch (error) {
       // runJob turns every throw of user code into an outcome; should anything else escape
       // (a tracer's hook included), the attempt still ends and its slot is freed, instead of
@@ -400,7 +410,11 @@ export class Producer {
 
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
     const { acker, emit, listens } = this.#options;
-    acker.push(toAckRow(job, outcome), (state, unstored) => {
+    const row = toAckRow(job, outcome);
+    // The last progress not surely written is stored with the outcome, under the ack's guard.
+    const progress = this.#options.progress?.take(job.id);
+    if (progress !== undefined) row.meta = { ...row.meta, [progressKey]: progress };
+    acker.push(row, (state, unstored) => {
       if (this.#waitingForAcks || this.#limited) {
         this.#waitingForAcks = false;
         this.wake();

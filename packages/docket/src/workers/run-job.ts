@@ -4,6 +4,7 @@ import type { Job, JobError, JsonValue } from "../types.js";
 import { describeIssues, validateArgs } from "../validation/args-schema.js";
 import { findNonJson } from "../validation/json.js";
 import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
+import { type CheckedProgress, checkProgress } from "../validation/progress.js";
 import {
   maxErrorMessageLength,
   maxErrorStackLength,
@@ -124,15 +125,20 @@ export function unexpectedFailure(job: Job, error: unknown): Outcome {
   return { kind: "error", error, state: "retryable", delayMs };
 }
 
+/** Where the checked reports of `progress()` go (see runner/progress-writer.ts). */
+export type ProgressSink = (job: Job, progress: CheckedProgress) => void;
+
 /**
  * Runs one attempt of a job: checks its args against the worker's schema, calls `perform` with
- * a signal that aborts on timeout, and turns what happened into an {@link Outcome}.
+ * a signal that aborts on timeout, and turns what happened into an {@link Outcome}. Reports of
+ * `progress()` go to `sink` until the attempt ends; later ones are dropped.
  */
 export async function runJob(
   job: Job,
   worker: AnyWorker | undefined,
   controller: Pick<AbortController, "signal" | "abort">,
   node: string,
+  sink?: ProgressSink,
 ): Promise<Outcome> {
   if (!worker) {
     return failure(
@@ -153,12 +159,17 @@ export async function runJob(
     performed = { ...job, args: parsed.value as Record<string, unknown> };
   }
   let timer: LongTimer | undefined;
+  let ended = false;
   try {
     // A getter: the signal is made only if perform looks at it (see LazyAbortController). A
     // perform that throws before returning its promise lands in the catch below.
     const returned: unknown = worker.perform(performed as Job<never>, {
       get signal() {
         return controller.signal;
+      },
+      progress(value) {
+        const checked = checkProgress(value); // throws into perform: the mistake is its own
+        if (!ended) sink?.(job, checked);
       },
     });
     let result: unknown;
@@ -195,6 +206,7 @@ export async function runJob(
       return { kind: "handback" };
     return failure(job, worker, error);
   } finally {
+    ended = true;
     timer?.clear();
   }
 }
