@@ -176,6 +176,50 @@ describe("dashboard in a browser", () => {
     await expect(page.locator("dl.fields").textContent()).resolves.toContain(queue.node);
   });
 
+  test("executing jobs show their progress in the list and on their page", async () => {
+    const release = new Set<string>();
+    const importer = defineWorker<{ rows: number }>({
+      name: "import.rows",
+      queue: "imports",
+      async perform(job, { progress }) {
+        progress(job.args.rows === 0 ? { stage: "downloading", bytes: 1_048_576 } : 42);
+        await waitFor(() => release.has(job.id), { timeoutMs: 60_000 });
+      },
+    });
+    const queue = makeQueue({
+      queues: { imports: 3 },
+      workers: [importer, email],
+      progressInterval: 0.05,
+    });
+    await queue.insertMany(email, [{}, {}]);
+    const [percent, stage] = await queue.insertMany(importer, [{ rows: 400 }, { rows: 0 }]);
+    if (!percent || !stage) throw new Error("two jobs expected");
+    await queue.start();
+    await waitFor(async () => {
+      const [a, b] = await Promise.all([queue.getJob(percent.id), queue.getJob(stage.id)]);
+      return a?.meta.progress !== undefined && b?.meta.progress !== undefined;
+    });
+    try {
+      const page = await newPage();
+      const base = await serve(queue);
+      await page.goto(`${base}jobs?state=executing`);
+      const row = page.locator(`tr[data-job="${percent.id}"]`);
+      await expect(row.locator("progress").getAttribute("value")).resolves.toBe("42");
+      await expect(row.locator(".progress").textContent()).resolves.toContain("42%");
+      await expect(
+        page.locator(`tr[data-job="${stage.id}"] .progress code`).textContent(),
+      ).resolves.toBe('{"bytes":1048576,"stage":"downloading"}'); // jsonb's key order
+      const shots = process.env.DOCKET_PROGRESS_SCREENSHOTS;
+      if (shots) await page.screenshot({ path: `${shots}/dashboard-progress-jobs.png` });
+      await page.goto(`${base}jobs/${percent.id}`);
+      await expect(page.locator("dl.fields progress").getAttribute("value")).resolves.toBe("42");
+      if (shots) await page.screenshot({ path: `${shots}/dashboard-progress-job.png` });
+    } finally {
+      release.add(percent.id);
+      release.add(stage.id);
+    }
+  });
+
   test("retrying a discarded job changes its row in the database", async () => {
     const queue = makeQueue({ workers: [email] });
     const job = await queue.insert(email, {});

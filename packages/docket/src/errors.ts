@@ -185,8 +185,9 @@ export class QueueStateError extends DocketError {
 
 /**
  * The database did not answer a statement in time: the connection went silent (a network cut,
- * a host that vanished) rather than failing. Reported as a `queue:error`; the statement may
- * still complete once the network comes back.
+ * a host that vanished, an answer a driver lost) rather than failing. Reported as a
+ * `queue:error`; the statement may still complete once the network comes back. The producer's
+ * claims, the acker's batches and the heartbeat wait at most `heartbeat.timeout` for an answer.
  */
 export class DatabaseTimeoutError extends DocketError {
   /** How long docket waited, in milliseconds. */
@@ -269,6 +270,8 @@ const connectionErrorCodes = new Set([
   "CONNECTION_ENDED",
   "CONNECTION_DESTROYED",
   "CONNECT_TIMEOUT",
+  // docket's own: a statement went unanswered past its deadline (see DatabaseTimeoutError)
+  "DATABASE_TIMEOUT",
 ]);
 
 /** The code of a database or driver error (`40P01`, `ECONNRESET`…), if it has one. */
@@ -291,4 +294,15 @@ export function isRetryableDatabaseError(error: unknown): boolean {
 /** Whether a database error is a lock wait that ran past `lock_timeout` (SQLSTATE 55P03). */
 export function isLockTimeout(error: unknown): boolean {
   return errorCode(error) === "55P03";
+}
+
+/**
+ * `progress()` in `perform` was given a value docket does not store: a number outside 0–100, a
+ * value JSON cannot hold, text PostgreSQL cannot store, or more than 4 KiB of JSON. Thrown into
+ * `perform` at the call, so a mistake shows where it was made.
+ */
+export class ProgressError extends DocketError {
+  constructor(message: string) {
+    super("PROGRESS_INVALID", message);
+  }
 }

@@ -13,6 +13,22 @@ export interface AttemptTiming {
 }
 
 /**
+ * A running job reported progress (`progress()` in `perform`). On the node that runs the job,
+ * every report; on the other nodes (any `Queue` with a `job:progress` listener and LISTEN on,
+ * also one that runs no queues), the last value of each `progressInterval`, by NOTIFY.
+ */
+export interface JobProgress {
+  id: string;
+  queue: string;
+  worker: string;
+  attempt: number;
+  /** The node running the job. */
+  node: string;
+  /** What `perform` reported: a number from 0 to 100, or a small JSON value. */
+  progress: JsonValue;
+}
+
+/**
  * The events a Queue emits, for logging and metrics. Job events of an outcome are emitted
  * once the outcome is stored. Each is also published on a `node:diagnostics_channel` named
  * `docket:<event>` (see {@link diagnosticsChannelNames}) when something subscribes there.
@@ -31,6 +47,8 @@ export interface QueueEvents {
   "job:discard": [{ job: Job; error: unknown } & AttemptTiming];
   "job:snooze": [{ job: Job; delayMs: number } & AttemptTiming];
   "job:cancel": [{ job: Job; reason: string } & AttemptTiming];
+  /** A running job reported progress, here or on another node (see {@link JobProgress}). */
+  "job:progress": [JobProgress];
   /**
    * Jobs were inserted by this node: one event per `insert` or `insertMany` call, once its
    * statements ran (inside a caller's transaction, before that commits). Built only when someone

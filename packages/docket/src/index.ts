@@ -72,10 +72,16 @@ export {
   MigrationError,
   NotMigratedError,
   PoolerError,
+  ProgressError,
   QueueStateError,
   WaitTimeoutError,
 } from "./errors.js";
-export { type AttemptTiming, QueueEventEmitter, type QueueEvents } from "./events.js";
+export {
+  type AttemptTiming,
+  type JobProgress,
+  QueueEventEmitter,
+  type QueueEvents,
+} from "./events.js";
 export { describeLimits } from "./flow/describe-limits.js";
 export type { FlowOptions, ParsedFlowOptions, PartitionBy } from "./flow/flow-options.js";
 export {
@@ -122,6 +128,7 @@ export type { Job, JobError, JobState, JsonResult, JsonValue } from "./types.js"
 export { jobStates } from "./types.js";
 export { type ArgsSchema, isArgsSchema } from "./validation/args-schema.js";
 export { type Duration, parseDuration } from "./validation/duration.js";
+export { maxProgressBytes, type ProgressValue } from "./validation/progress.js";
 export { defaultBackoff } from "./workers/backoff.js";
 export {
   Cancel,

@@ -95,6 +95,8 @@ export const queueOptionsSchema = z
     stageInterval: durationMs({ min: 10 }).default(1000),
     ackInterval: durationMs({ min: 0 }).default(2),
     ackBatchSize: z.number().int().min(1).max(10_000).default(500),
+    /** Least time between two writes of a job's progress (`progress()` in `perform`). */
+    progressInterval: durationMs({ min: 10 }).default(500),
     shutdownGrace: durationMs().default(15_000),
     maxArgsBytes: z.number().int().min(64).default(1_048_576),
     poolSize: z.number().int().min(2).max(1000).default(10),

@@ -1,5 +1,6 @@
 // Over 400 lines on purpose: the public facade, one TSDoc'd delegation per API call; the work
 // is in the folders it composes (docs/architecture.md).
+import type { EventEmitter } from "node:events";
 import type { Sql } from "postgres";
 import * as admin from "./admin/admin.js";
 import { type WaitForJobOptions, waitForJob } from "./admin/wait-for-job.js";
@@ -45,6 +46,7 @@ import type { Plugin } from "./maintenance/plugin.js";
 import { channelHasSubscribers, publishToChannel } from "./observability/diagnostics-channels.js";
 import { type QueueHealth, readHealth } from "./observability/health.js";
 import { type JobStats, readStats, type StatsOptions } from "./observability/job-stats.js";
+import { ProgressEvents } from "./observability/progress-events.js";
 import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from "./queue-options.js";
 import { JobRunner } from "./runner/job-runner.js";
 import type { Producer } from "./runner/producer.js";
@@ -82,6 +84,7 @@ export class Queue extends QueueEventEmitter {
   #starting: Promise<void> | undefined;
   readonly #maintenance: Maintenance;
   readonly #cleanup: CleanupRegistry;
+  readonly #progressEvents: ProgressEvents;
 
   constructor(options: QueueOptions) {
     super();
@@ -113,6 +116,24 @@ export class Queue extends QueueEventEmitter {
       builtIns: [cron],
       logger: this.#logger,
       emit: this.#emitExplained,
+    });
+    this.#progressEvents = new ProgressEvents({
+      listener: this.#listener,
+      schema: this.schema,
+      node: this.node,
+      emit: (event) => this.#emitAny("job:progress", event),
+      onError: (error) => this.#reportError(error, "progress"),
+    });
+    // Other nodes' progress is LISTENed for only while someone listens here (see ProgressEvents).
+    const events = this as EventEmitter;
+    events.on("newListener", (event: string | symbol) => {
+      const live = this.#state !== "stopping" && this.#state !== "stopped";
+      if (event === "job:progress" && live && this.options.testing === "disabled")
+        this.#progressEvents.follow();
+    });
+    events.on("removeListener", (event: string | symbol) => {
+      if (event === "job:progress" && this.listenerCount("job:progress") === 0)
+        this.#progressEvents.unfollow();
     });
   }
 

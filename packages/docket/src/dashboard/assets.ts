@@ -28,6 +28,9 @@ thead th { font-size:.75rem; text-transform:uppercase; letter-spacing:.03em; col
 .chip { display:inline-block; padding:0 .4rem; border:1px solid var(--line); border-radius:4px; font-size:.8rem; }
 .state { font-weight:600; } .state.completed { color:var(--ok); } .state.discarded { color:var(--danger); }
 .state.retryable { color:var(--warn); } .state.executing { color:var(--accent); } .state.cancelled { color:var(--muted); }
+.progress { font-size:.8rem; color:var(--muted); font-variant-numeric: tabular-nums; }
+.progress progress { width:5rem; height:.6rem; vertical-align:middle; accent-color:var(--accent); }
+.progress code { white-space:nowrap; }
 .flash { background:#ecfdf5; border:1px solid #a7f3d0; padding:.5rem .75rem; border-radius:6px; }
 .flash.error { background:#fef2f2; border-color:#fecaca; }
 button { font:inherit; padding:.25rem .7rem; border:1px solid #cbd5e1; border-radius:5px; background:#fff; cursor:pointer; }

@@ -1,5 +1,5 @@
 import type { Sql } from "postgres";
-import { DatabaseTimeoutError } from "../errors.js";
+import { answerWithin } from "../db/answer-within.js";
 import { run } from "../sql/executor.js";
 import {
   deleteNodeProducers,
@@ -8,7 +8,7 @@ import {
   heartbeatProducers,
   type ProducerRow,
 } from "../sql/producers.js";
-import { type LongTimer, setLongInterval, setLongTimeout } from "../validation/long-timer.js";
+import { type LongTimer, setLongInterval } from "../validation/long-timer.js";
 
 /** What a {@link Heartbeat} needs from its node. */
 export interface HeartbeatConfig {
@@ -64,22 +64,11 @@ export class Heartbeat {
     const { timeoutMs, intervalMs } = this.#options;
     if (timeoutMs === undefined) return this.beat();
     const waitMs = Math.max(intervalMs, timeoutMs - intervalMs);
-    let timer: LongTimer | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setLongTimeout(
-        () =>
-          reject(
-            new DatabaseTimeoutError(
-              `the database did not answer this node's heartbeat in ${waitMs}ms; other nodes may rescue its jobs`,
-              waitMs,
-            ),
-          ),
-        waitMs,
-      );
-    });
-    const beat = this.beat();
-    beat.catch(() => undefined); // a late failure after the timeout was reported already
-    return Promise.race([beat, late]).finally(() => timer?.clear());
+    return answerWithin(
+      this.beat(),
+      waitMs,
+      "this node's heartbeat (other nodes may rescue its jobs)",
+    );
   }
 
   /** Refreshes the rows of all this node's queues in one statement. */

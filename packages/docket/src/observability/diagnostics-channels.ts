@@ -20,6 +20,7 @@ export const diagnosticsChannelNames = {
   "job:discard": "docket:job:discard",
   "job:snooze": "docket:job:snooze",
   "job:cancel": "docket:job:cancel",
+  "job:progress": "docket:job:progress",
   "queue:error": "docket:queue:error",
   "leader:change": "docket:leader:change",
   "maintenance:prune": "docket:maintenance:prune",

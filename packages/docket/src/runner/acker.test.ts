@@ -53,6 +53,7 @@ describe("Acker", () => {
       node: "n1",
       intervalMs: 1_000,
       batchSize: 100,
+      answerWithinMs: 10_000,
       onError: (error) => {
         throw error;
       },
@@ -118,6 +119,7 @@ describe("Acker", () => {
       node: "n1",
       intervalMs: 1_000,
       batchSize: 100,
+      answerWithinMs: 10_000,
       onError: (error) => {
         throw error;
       },
@@ -146,6 +148,7 @@ describe("Acker", () => {
       node: "n1",
       intervalMs: 1_000,
       batchSize: 100,
+      answerWithinMs: 10_000,
       onError: (error) => errors.push(error),
     });
     const blocker = await db.sql.reserve();

@@ -1,3 +1,4 @@
+import { answerWithin } from "../db/answer-within.js";
 import { isRetryableDatabaseError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
 import { type AckRow, ackJobs, type PlainCompletions } from "../sql/jobs.js";
@@ -23,6 +24,11 @@ export interface AckerOptions {
   node: string;
   intervalMs: number;
   batchSize: number;
+  /**
+   * How long a batch may go unanswered before it is sent again (storing an outcome twice is
+   * harmless: the second finds the attempt settled and changes nothing).
+   */
+  answerWithinMs: number;
   onError: (error: unknown) => void;
 }
 
@@ -153,7 +159,11 @@ export class Acker {
         others.push(row);
       }
     }
-    const [result] = await run(executor, ackJobs(schema, node, plain, others));
+    const [result] = await answerWithin(
+      run(executor, ackJobs(schema, node, plain, others)),
+      this.#options.answerWithinMs,
+      `a batch of ${rows.length} outcomes`,
+    );
     return new Set(result?.ids ? result.ids.split(",") : []);
   }
 }

@@ -11,6 +11,7 @@ import type { HeartbeatRow } from "../sql/producers.js";
 import type { AnyWorker } from "../workers/define-worker.js";
 import { Acker } from "./acker.js";
 import { Producer, type ProducerOptions } from "./producer.js";
+import { ProgressWriter } from "./progress-writer.js";
 
 /** What a node's job runner needs from its queue. */
 export interface JobRunnerOptions {
@@ -37,6 +38,7 @@ export class JobRunner {
   readonly producers: ReadonlyMap<string, Producer>;
   readonly #options: JobRunnerOptions;
   readonly #acker: Acker;
+  readonly #progress: ProgressWriter;
   #unlisten: (() => Promise<void>) | undefined;
   #hearing: (() => boolean) | undefined;
   #control: ControlListener | undefined;
@@ -52,7 +54,18 @@ export class JobRunner {
       node,
       intervalMs: queue.ackInterval,
       batchSize: queue.ackBatchSize,
+      // A statement unanswered this long would have others count the node as gone anyway.
+      answerWithinMs: queue.heartbeat.timeout,
       onError: (error) => reportError(error, "acker"),
+    });
+    this.#progress = new ProgressWriter({
+      executor: sql,
+      schema,
+      node,
+      intervalMs: queue.progressInterval,
+      emit,
+      listens,
+      onError: (error) => reportError(error, "progress"),
     });
     for (const [name, settings] of Object.entries(queue.queues)) {
       producers.set(
@@ -70,8 +83,10 @@ export class JobRunner {
           // A claim older than a heartbeat timeout that the node does not hold is lost.
           reclaimAfterMs: queue.heartbeat.timeout,
           reclaimIntervalMs: queue.heartbeat.interval,
+          answerWithinMs: queue.heartbeat.timeout,
           workers,
           acker: this.#acker,
+          progress: this.#progress,
           emit,
           listens,
           instrumentation,
@@ -173,6 +188,8 @@ export class JobRunner {
     await this.#control?.stop().catch((error: unknown) => reportError(error, "control"));
     await Promise.all([...producers.values()].map((p) => p.stop(graceMs)));
     await this.#acker.flush();
+    // After the outcomes: their last progress values went with them; notified here.
+    await this.#progress.flush().catch((error: unknown) => reportError(error, "progress"));
   }
 }
 

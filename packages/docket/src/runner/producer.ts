@@ -1,11 +1,13 @@
 // Just over 400 lines: one fetch loop (claim sizing, back-off, throttle, slots, hand-back), kept
 // whole because its timers and counters are read together on every claim.
+import { answerWithin } from "../db/answer-within.js";
 import { toClaimedJob } from "../db/job-row.js";
 import type { QueueEvents } from "../events.js";
 import type { Instrumentation } from "../internals.js";
 import { type Executor, run } from "../sql/executor.js";
 import { claimLimitedJobs } from "../sql/flow.js";
 import { fetchJobs, reclaimLostJobs } from "../sql/jobs.js";
+import { progressKey } from "../sql/progress.js";
 import type { Job } from "../types.js";
 import { type LongTimer, setLongInterval, setLongTimeout } from "../validation/long-timer.js";
 import type { AnyWorker } from "../workers/define-worker.js";
@@ -13,6 +15,7 @@ import { LazyAbortController } from "../workers/lazy-abort-controller.js";
 import {
   type DependencyReader,
   type Outcome,
+  type ProgressSink,
   runJob,
   ShutdownError,
   toAckRow,
@@ -20,6 +23,7 @@ import {
 } from "../workers/run-job.js";
 import type { Acker } from "./acker.js";
 import { dependencyReader } from "./dependency-reader.js";
+import type { ProgressWriter } from "./progress-writer.js";
 
 type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
 
@@ -54,8 +58,15 @@ export interface ProducerOptions {
    */
   reclaimAfterMs: number;
   reclaimIntervalMs: number;
+  /**
+   * How long a claim may go unanswered before the producer stops waiting for it and claims
+   * again; jobs of an answer that comes later are given back.
+   */
+  answerWithinMs: number;
   workers: ReadonlyMap<string, AnyWorker>;
   acker: Acker;
+  /** Where `progress()` reports go; the value left unwritten goes with the outcome. */
+  progress?: ProgressWriter;
   emit: Emit;
   /** Whether anyone listens to `event`: payloads nobody reads are not built. */
   listens: (event: keyof QueueEvents) => boolean;
@@ -87,6 +98,7 @@ export class Producer {
   readonly queue: string;
   readonly #options: ProducerOptions;
   readonly #readDependencies: DependencyReader;
+  readonly #progress: ProgressSink | undefined;
   /** Jobs that may run at once. */
   #limit: number;
   /** Jobs running now. */
@@ -119,6 +131,8 @@ export class Producer {
   constructor(options: ProducerOptions) {
     this.#options = options;
     this.#readDependencies = dependencyReader(options.executor, options.schema);
+    const writer = options.progress;
+    this.#progress = writer && ((job, progress) => writer.report(job, progress));
     this.queue = options.queue;
     this.#limit = options.limit;
     this.#paused = options.paused;
@@ -249,7 +263,14 @@ export class Producer {
     try {
       const { executor, schema, queue, node } = this.#options;
       const claim = this.#limited ? claimLimitedJobs : fetchJobs;
-      const rows = await run(executor, claim(schema, queue, count, node));
+      const rows = await answerWithin(
+        run(executor, claim(schema, queue, count, node)),
+        this.#options.answerWithinMs,
+        `a claim of queue ${queue}`,
+        (late) => {
+          for (const row of late) this.#giveBack(toClaimedJob(row, queue, node));
+        },
+      );
       rows.sort(
         (a, b) =>
           a.priority - b.priority ||
@@ -326,7 +347,14 @@ export class Producer {
     const worker = this.#options.workers.get(job.worker);
     const around = this.#options.instrumentation.attempt;
     const attempt = () =>
-      runJob(job, worker, claimed.controller, this.#options.node, this.#readDependencies);
+      runJob(
+        job,
+        worker,
+        claimed.controller,
+        this.#options.node,
+        this.#progress,
+        this.#readDependencies,
+      );
     let outcome: Outcome;
     try {
       outcome = around ? await around(job, attempt) : await attempt();
@@ -391,7 +419,11 @@ export class Producer {
 
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {
     const { acker, emit, listens } = this.#options;
-    acker.push(toAckRow(job, outcome), (state, unstored) => {
+    const row = toAckRow(job, outcome);
+    // The last progress not surely written is stored with the outcome, under the ack's guard.
+    const progress = this.#options.progress?.take(job.id);
+    if (progress !== undefined) row.meta = { ...row.meta, [progressKey]: progress };
+    acker.push(row, (state, unstored) => {
       if (this.#waitingForAcks || this.#limited) {
         this.#waitingForAcks = false;
         this.wake();
@@ -454,7 +486,12 @@ export class Producer {
   #handBack(claimed: Claimed): void {
     claimed.abandoned = true;
     this.#claimed.delete(claimed.job.id);
-    this.#store(claimed.job, { kind: "handback" }, { queueTimeMs: 0, durationMs: 0 });
+    this.#giveBack(claimed.job);
+  }
+
+  /** Makes a job claimed by this producer available again, its attempt refunded. */
+  #giveBack(job: Job): void {
+    this.#store(job, { kind: "handback" }, { queueTimeMs: 0, durationMs: 0 });
   }
 }
 

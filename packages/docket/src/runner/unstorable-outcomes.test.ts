@@ -85,6 +85,7 @@ describe("outcomes PostgreSQL cannot hold as given", () => {
       node: "n1",
       intervalMs: 1_000,
       batchSize: 100,
+      answerWithinMs: 10_000,
       onError: (error) => errors.push(error),
     });
     const reported = new Map<string, JobState | null>();

@@ -5,8 +5,9 @@ import { dependencyReader } from "../runner/dependency-reader.js";
 import { type Executor, run } from "../sql/executor.js";
 import { claimLimitedJobs } from "../sql/flow.js";
 import { type AckRow, ackJobs, fetchJobs } from "../sql/jobs.js";
+import { progressKey } from "../sql/progress.js";
 import { drainPlan, stageAllScheduled } from "../sql/testing.js";
-import type { Job } from "../types.js";
+import type { Job, JsonValue } from "../types.js";
 import { runJob, toAckRow } from "../workers/run-job.js";
 
 /** Options of {@link drainQueue}. */
@@ -81,14 +82,22 @@ export async function drainQueue(queue: Queue, options: DrainOptions = {}): Prom
       if (jobs.length === 0) break;
       for (const job of jobs) {
         ran.add(job.id);
+        // The last progress reported is stored with the outcome, as a producer does at the end.
+        let progress: JsonValue | undefined;
+        const sink = (_: Job, reported: { value: JsonValue }) => {
+          progress = reported.value;
+        };
+        const worker = workers.get(job.worker);
         const outcome = await runJob(
           job,
-          workers.get(job.worker),
+          worker,
           new AbortController(),
           node,
+          sink,
           readDependencies,
         );
         const row = toAckRow(job, outcome);
+        if (progress !== undefined) row.meta = { ...row.meta, [progressKey]: progress };
         if (row.state === "available") deferred.push(row);
         else await run(sql, ackJobs(schema, node, { ids: [], attempts: [] }, [row]));
         if (outcome.kind === "complete") counts.completed++;

@@ -8,12 +8,29 @@ import type { Job, JsonResult } from "../types.js";
 import { type ArgsSchema, isArgsSchema } from "../validation/args-schema.js";
 import { cancelBrand, hasBrand, snoozeBrand, workerBrand } from "../validation/brand.js";
 import { type Duration, durationMs, parseDuration } from "../validation/duration.js";
+import type { ProgressValue } from "../validation/progress.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 
 /** What `perform` receives beside the job. */
 export interface PerformContext {
   /** Aborted on the worker's timeout, when the job is cancelled, and on shutdown. */
   signal: AbortSignal;
+  /**
+   * Reports how far the job got: a percentage from 0 to 100, or a small JSON value (at most
+   * 4 KiB, e.g. `{ done: 120, total: 400 }`). Kept in `meta.progress` (the last value of each
+   * `progressInterval`, and the last of all with the outcome) and emitted as `job:progress` on
+   * every node. Returns at once; a database error never reaches `perform`. See
+   * docs/workflows.md#progress.
+   *
+   * @throws ProgressError for a value docket does not store
+   * @example
+   * ```ts
+   * async perform(job, { progress }) {
+   *   for (const [i, row] of rows.entries()) { await load(row); progress((100 * (i + 1)) / rows.length); }
+   * }
+   * ```
+   */
+  progress(value: ProgressValue): void;
   /**
    * The jobs this job waits for (its `dependsOn`, or its steps' in a workflow), by id, in the
    * order they were given, read with one query when called: a completed one holds what its

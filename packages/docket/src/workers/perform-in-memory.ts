@@ -50,8 +50,9 @@ function executingJob(row: InsertRow, attempt: number): Job {
 }
 
 /** The job as the acker would store the outcome of its attempt. */
-function storedJob(job: Job, outcome: Outcome): Job {
+function storedJob(job: Job, outcome: Outcome, progress: JsonValue | undefined): Job {
   const ack = toAckRow(job, outcome);
+  if (progress !== undefined) ack.meta = { ...ack.meta, progress };
   const now = new Date();
   return {
     ...job,
@@ -95,9 +96,20 @@ export async function performRow(
   const abort = () => controller.abort(signal?.reason);
   if (signal?.aborted) abort();
   signal?.addEventListener("abort", abort, { once: true });
+  // The last progress reported ends up in the job's meta, as the queue would store it.
+  let progress: JsonValue | undefined;
   try {
-    const outcome = await runJob(job, worker, controller, "docket/testing", readDependencies);
-    return toResult(outcome, storedJob(job, outcome));
+    const outcome = await runJob(
+      job,
+      worker,
+      controller,
+      "docket/testing",
+      (_, reported) => {
+        progress = reported.value;
+      },
+      readDependencies,
+    );
+    return toResult(outcome, storedJob(job, outcome, progress));
   } finally {
     signal?.removeEventListener("abort", abort);
   }

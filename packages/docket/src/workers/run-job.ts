@@ -4,6 +4,7 @@ import type { Job, JobError, JsonValue } from "../types.js";
 import { describeIssues, validateArgs } from "../validation/args-schema.js";
 import { findNonJson } from "../validation/json.js";
 import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
+import { type CheckedProgress, checkProgress } from "../validation/progress.js";
 import {
   maxErrorMessageLength,
   maxErrorStackLength,
@@ -124,6 +125,9 @@ export function unexpectedFailure(job: Job, error: unknown): Outcome {
   return { kind: "error", error, state: "retryable", delayMs };
 }
 
+/** Where the checked reports of `progress()` go (see runner/progress-writer.ts). */
+export type ProgressSink = (job: Job, progress: CheckedProgress) => void;
+
 /** Reads the dependencies of a job for `PerformContext.dependencies()`. */
 export type DependencyReader = (id: string) => Promise<Map<string, Job>>;
 
@@ -132,13 +136,15 @@ const noDependencies: DependencyReader = async () => new Map();
 
 /**
  * Runs one attempt of a job: checks its args against the worker's schema, calls `perform` with
- * a signal that aborts on timeout, and turns what happened into an {@link Outcome}.
+ * a signal that aborts on timeout, and turns what happened into an {@link Outcome}. Reports of
+ * `progress()` go to `sink` until the attempt ends; later ones are dropped.
  */
 export async function runJob(
   job: Job,
   worker: AnyWorker | undefined,
   controller: Pick<AbortController, "signal" | "abort">,
   node: string,
+  sink?: ProgressSink,
   readDependencies: DependencyReader = noDependencies,
 ): Promise<Outcome> {
   if (!worker) {
@@ -160,12 +166,17 @@ export async function runJob(
     performed = { ...job, args: parsed.value as Record<string, unknown> };
   }
   let timer: LongTimer | undefined;
+  let ended = false;
   try {
     // A getter: the signal is made only if perform looks at it (see LazyAbortController). A
     // perform that throws before returning its promise lands in the catch below.
     const returned: unknown = worker.perform(performed as Job<never>, {
       get signal() {
         return controller.signal;
+      },
+      progress(value) {
+        const checked = checkProgress(value); // throws into perform: the mistake is its own
+        if (!ended) sink?.(job, checked);
       },
       dependencies: () => readDependencies(job.id),
     });
@@ -203,6 +214,7 @@ export async function runJob(
       return { kind: "handback" };
     return failure(job, worker, error);
   } finally {
+    ended = true;
     timer?.clear();
   }
 }

@@ -2,6 +2,7 @@ import type { Job } from "../../types.js";
 import { type Html, html, jsonBlock } from "../html.js";
 import { formatTime } from "./format.js";
 import type { PageContext } from "./layout.js";
+import { progressView } from "./progress.js";
 
 function actions(context: PageContext, job: Job): Html {
   if (context.readOnly) return html``;
@@ -39,6 +40,7 @@ export function jobPage(context: PageContext, job: Job): Html {
 <dt>worker</dt><dd>${job.worker}</dd><dt>queue</dt><dd>${job.queue}</dd>
 <dt>attempt</dt><dd>${job.attempt} of ${job.maxAttempts}</dd><dt>priority</dt><dd>${job.priority}</dd>
 <dt>node</dt><dd>${job.attemptedBy ?? "–"}</dd>
+${job.meta.progress === undefined ? "" : html`<dt>progress</dt><dd>${progressView(job)}</dd>`}
 <dt>tags</dt><dd>${job.tags.length === 0 ? "–" : job.tags.map((t) => html`<span class="chip">${t}</span> `)}</dd>
 </dl>
 <h2>Timeline</h2>

@@ -5,6 +5,7 @@ import { type Html, html } from "../html.js";
 import { filterParams, isEmptyFilter, type PageFilter } from "../job-filter.js";
 import { formatCount, formatTime } from "./format.js";
 import type { PageContext } from "./layout.js";
+import { progressView } from "./progress.js";
 
 function hidden(params: URLSearchParams): Html[] {
   return [...params].map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`);
@@ -43,7 +44,7 @@ function row(context: PageContext, job: Job): Html {
   return html`<tr data-job="${job.id}" data-state="${job.state}">
 ${context.readOnly ? "" : html`<td><input type="checkbox" name="ids" value="${job.id}" form="selection" aria-label="select job ${job.id}"></td>`}
 <td class="num"><a href="${context.link(`/jobs/${job.id}`)}">${job.id}</a></td>
-<td><span class="state ${job.state}">${job.state}</span></td>
+<td><span class="state ${job.state}">${job.state}</span>${job.state === "executing" ? html` ${progressView(job)}` : ""}</td>
 <td>${job.worker}</td><td>${job.queue}</td>
 <td class="num">${job.attempt}/${job.maxAttempts}</td>
 <td>${formatTime(job.scheduledAt)}</td><td>${formatTime(at)}</td>
