@@ -323,9 +323,7 @@ export class Producer {
     const around = this.#options.instrumentation.attempt;
     let outcome: Outcome;
     try {
-      outcome = around
-        ? await around(job, () => runJob(job, worker, claimed.controller, this.#options.node))
-        : await runJob(job, worker, claimed.controller, this.#options.node);
+      outcome = await (around ?? runJob)(job, worker, claimed.controller, this.#options.node);
     } catch (error) {
       // runJob turns every throw of user code into an outcome; should anything else escape
       // (a tracer's hook included), the attempt still ends and its slot is freed, instead of

@@ -50,7 +50,7 @@ export interface DrainResult {
  * ```
  */
 export async function drainQueue(queue: Queue, options: DrainOptions = {}): Promise<DrainResult> {
-  const { sql, workers } = queue[queueInternals]();
+  const { sql, workers, instrumentation } = queue[queueInternals]();
   const { schema, node } = queue;
   const name = options.queue ?? null;
   const limit = options.withLimit ?? Number.POSITIVE_INFINITY;
@@ -79,7 +79,9 @@ export async function drainQueue(queue: Queue, options: DrainOptions = {}): Prom
       if (jobs.length === 0) break;
       for (const job of jobs) {
         ran.add(job.id);
-        const outcome = await runJob(job, workers.get(job.worker), new AbortController(), node);
+        // Through the tracer's hook when there is one (docket/otel), as the producers run jobs.
+        const attempt = instrumentation.attempt ?? runJob;
+        const outcome = await attempt(job, workers.get(job.worker), new AbortController(), node);
         const row = toAckRow(job, outcome);
         if (row.state === "available") deferred.push(row);
         else await run(sql, ackJobs(schema, node, { ids: [], attempts: [] }, [row]));
