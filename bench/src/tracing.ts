@@ -1,0 +1,91 @@
+// `pnpm --filter docket-bench run tracing`: docket's throughput trial with tracing set up in
+// several ways, interleaved round by round on one server (each trial a fresh database and a
+// fresh process, as in main.ts): off (no OpenTelemetry), docket/otel with the batch and the simple
+// span processor, the floor (a bare hand-written span per attempt, no docket/otel), and sampled
+// attempts (batch processor). Prints each variant's processing rate and its ratio to off within the same round.
+//
+//   BENCH_ROUNDS=3 BENCH_JOBS=5000 BENCH_CONCURRENCY=50 pnpm --filter docket-bench run tracing
+//
+// BENCH_TRACING_VARIANTS (comma-separated names below) picks the variants; BENCH_PG, DATABASE_URL
+// and BENCH_DOCKET_MODULE work as for `pnpm bench`.
+
+import { createDatabase, dropDatabase, startBenchServer } from "./postgres-server.js";
+import { runTrial } from "./run-trial.js";
+import type { ThroughputResult } from "./scenarios/throughput.js";
+import { formatNumber, summarize } from "./stats.js";
+
+/** Each variant's environment for the trial process (see setUpTracing in systems/docket.ts). */
+const allVariants: Record<string, Record<string, string>> = {
+  off: {},
+  batch: { BENCH_TRACING: "batch" },
+  simple: { BENCH_TRACING: "simple" },
+  floor: { BENCH_TRACING: "floor" },
+  "context manager only": { BENCH_TRACING: "context" },
+  "sampleRatio 0.1": { BENCH_TRACING: "batch", BENCH_TRACING_RATIO: "0.1" },
+  "SDK sampler 0.1": { BENCH_TRACING: "batch", BENCH_TRACING_SAMPLER: "0.1" },
+};
+const tracingKeys = ["BENCH_TRACING", "BENCH_TRACING_RATIO", "BENCH_TRACING_SAMPLER"];
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const jobs = Number(process.env.BENCH_JOBS ?? 5000);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const picked = process.env.BENCH_TRACING_VARIANTS?.split(",").map((name) => name.trim());
+const names = picked ?? Object.keys(allVariants);
+for (const name of names) if (!allVariants[name]) throw new Error(`unknown variant "${name}"`);
+if (!names.includes("off")) names.unshift("off");
+
+const rates = new Map<string, number[]>(names.map((name) => [name, []]));
+const ratios = new Map<string, number[]>(names.map((name) => [name, []]));
+const server = await startBenchServer();
+let failed = 0;
+try {
+  for (let round = 0; round < rounds; round++) {
+    const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
+    const thisRound = new Map<string, number>();
+    for (const name of order) {
+      const label = `tracing_${round}_${name.replace(/[^a-z0-9]+/gi, "_")}`.toLowerCase();
+      const url = await createDatabase(server.adminUrl, label);
+      for (const key of tracingKeys) delete process.env[key];
+      Object.assign(process.env, allVariants[name]);
+      try {
+        const r = await runTrial<ThroughputResult>({
+          kind: "throughput",
+          system: "docket",
+          url,
+          jobs,
+          concurrency,
+        });
+        if (r.lost > 0 || r.duplicates > 0) {
+          failed++;
+          process.stderr.write(`[tracing] ${name}: ${r.lost} lost, ${r.duplicates} run twice\n`);
+        }
+        thisRound.set(name, r.processJobsPerSec);
+        rates.get(name)?.push(r.processJobsPerSec);
+        process.stderr.write(
+          `[tracing] r${round + 1} ${name}: ${Math.round(r.processJobsPerSec)} jobs/s\n`,
+        );
+      } finally {
+        await dropDatabase(server.adminUrl, label);
+      }
+    }
+    const off = thisRound.get("off");
+    for (const [name, rate] of thisRound) if (off) ratios.get(name)?.push(rate / off);
+  }
+} finally {
+  await server.stop();
+}
+
+console.log(`docket processing, ${jobs} no-op jobs, concurrency ${concurrency}, ${server.source}`);
+console.log(
+  "| variant | jobs/s, median (min–max) | against off in the same round, median (min–max) |",
+);
+console.log("| --- | --- | --- |");
+for (const name of names) {
+  const rate = summarize(rates.get(name) ?? []);
+  const ratio = summarize(ratios.get(name) ?? []);
+  const pct = (v: number) => `${(v * 100).toFixed(0)} %`;
+  console.log(
+    `| ${name} | ${rate ? `${formatNumber(rate.median)} (${formatNumber(rate.min)}–${formatNumber(rate.max)})` : "–"} | ${ratio ? `${pct(ratio.median)} (${pct(ratio.min)}–${pct(ratio.max)})` : "–"} |`,
+  );
+}
+if (failed > 0) process.exitCode = 1;
