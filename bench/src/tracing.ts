@@ -2,7 +2,8 @@
 // several ways, interleaved round by round on one server (each trial a fresh database and a
 // fresh process, as in main.ts): off (no OpenTelemetry), docket/otel with the batch and the simple
 // span processor, the floor (a bare hand-written span per attempt, no docket/otel), and sampled
-// attempts (batch processor). Prints each variant's processing rate and its ratio to off within the same round.
+// attempts (batch processor). Prints each variant's processing rate, its ratio to off within the
+// same round, and the trial process's CPU per job (steadier than rates on a shared machine).
 //
 //   BENCH_ROUNDS=3 BENCH_JOBS=5000 BENCH_CONCURRENCY=50 pnpm --filter docket-bench run tracing
 //
@@ -20,7 +21,7 @@ const allVariants: Record<string, Record<string, string>> = {
   batch: { BENCH_TRACING: "batch" },
   simple: { BENCH_TRACING: "simple" },
   floor: { BENCH_TRACING: "floor" },
-  "context manager only": { BENCH_TRACING: "context" },
+  "context manager": { BENCH_TRACING: "context" },
   "sampleRatio 0.1": { BENCH_TRACING: "batch", BENCH_TRACING_RATIO: "0.1" },
   "SDK sampler 0.1": { BENCH_TRACING: "batch", BENCH_TRACING_SAMPLER: "0.1" },
 };
@@ -36,6 +37,7 @@ if (!names.includes("off")) names.unshift("off");
 
 const rates = new Map<string, number[]>(names.map((name) => [name, []]));
 const ratios = new Map<string, number[]>(names.map((name) => [name, []]));
+const cpus = new Map<string, number[]>(names.map((name) => [name, []]));
 const server = await startBenchServer();
 let failed = 0;
 try {
@@ -61,8 +63,9 @@ try {
         }
         thisRound.set(name, r.processJobsPerSec);
         rates.get(name)?.push(r.processJobsPerSec);
+        cpus.get(name)?.push(r.clientCpuUsPerJob);
         process.stderr.write(
-          `[tracing] r${round + 1} ${name}: ${Math.round(r.processJobsPerSec)} jobs/s\n`,
+          `[tracing] r${round + 1} ${name}: ${Math.round(r.processJobsPerSec)} jobs/s, ${r.clientCpuUsPerJob.toFixed(1)} µs CPU per job\n`,
         );
       } finally {
         await dropDatabase(server.adminUrl, label);
@@ -77,15 +80,21 @@ try {
 
 console.log(`docket processing, ${jobs} no-op jobs, concurrency ${concurrency}, ${server.source}`);
 console.log(
-  "| variant | jobs/s, median (min–max) | against off in the same round, median (min–max) |",
+  "| variant | jobs/s, median (min–max) | against off in the same round | client CPU µs per job | CPU over off |",
 );
-console.log("| --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- |");
+const offCpu = summarize(cpus.get("off") ?? [])?.median ?? Number.NaN;
 for (const name of names) {
   const rate = summarize(rates.get(name) ?? []);
   const ratio = summarize(ratios.get(name) ?? []);
+  const cpu = summarize(cpus.get(name) ?? []);
   const pct = (v: number) => `${(v * 100).toFixed(0)} %`;
+  const range = (s: typeof rate, f: (v: number) => string) =>
+    s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : "–";
+  const us = (v: number) => v.toFixed(1);
+  const extra = cpu ? `+${(cpu.median - offCpu).toFixed(1)} µs` : "–";
   console.log(
-    `| ${name} | ${rate ? `${formatNumber(rate.median)} (${formatNumber(rate.min)}–${formatNumber(rate.max)})` : "–"} | ${ratio ? `${pct(ratio.median)} (${pct(ratio.min)}–${pct(ratio.max)})` : "–"} |`,
+    `| ${name} | ${range(rate, formatNumber)} | ${range(ratio, pct)} | ${range(cpu, us)} | ${extra} |`,
   );
 }
 if (failed > 0) process.exitCode = 1;

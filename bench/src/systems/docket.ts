@@ -121,7 +121,7 @@ type FloorSpan = (run: WorkerSettings["onJob"], i: number) => Promise<void>;
  * AsyncLocalStorage context manager registered, an exporter that drops the spans.
  * - `1` or `batch`: docket/otel, BatchSpanProcessor; `simple`: SimpleSpanProcessor;
  * - `floor`: no docket/otel; the handler starts and ends a bare consumer span itself (batch);
- * - `context`: the context manager only, no spans (what AsyncLocalStorage costs by itself);
+ * - `context`: the context manager only, used once, no spans (what AsyncLocalStorage costs);
  * - `BENCH_TRACING_RATIO` (e.g. 0.1): docket/otel's `sampleRatio`;
  *   `BENCH_TRACING_SAMPLER` (e.g. 0.1): the SDK's TraceIdRatioBased sampler instead.
  * Unset: no OpenTelemetry at all.
@@ -142,7 +142,11 @@ async function setUpTracing(): Promise<
   const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
   const sdk = await import("@opentelemetry/sdk-trace-base");
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  if (mode === "context") return { options: {} };
+  if (mode === "context") {
+    // Used once, as any traced code of the application would: AsyncLocalStorage's hooks are on.
+    context.with(ROOT_CONTEXT, () => {});
+    return { options: {} };
+  }
   const exporter = {
     export: (_spans: unknown[], done: (result: { code: 0 }) => void) => done({ code: 0 }),
     shutdown: async () => {},
