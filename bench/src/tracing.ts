@@ -8,7 +8,8 @@
 //   BENCH_ROUNDS=3 BENCH_JOBS=5000 BENCH_CONCURRENCY=50 pnpm --filter docket-bench run tracing
 //
 // BENCH_TRACING_VARIANTS (comma-separated names below) picks the variants; BENCH_PG, DATABASE_URL
-// and BENCH_DOCKET_MODULE work as for `pnpm bench`.
+// and DATABASE_URL work as for `pnpm bench`; BENCH_TRACING_BEFORE (a build's dist/index.js) adds
+// that build's off and batch variants, for a before/after comparison in the same run.
 
 import { createDatabase, dropDatabase, startBenchServer } from "./postgres-server.js";
 import { runTrial } from "./run-trial.js";
@@ -25,7 +26,18 @@ const allVariants: Record<string, Record<string, string>> = {
   "sampleRatio 0.1": { BENCH_TRACING: "batch", BENCH_TRACING_RATIO: "0.1" },
   "SDK sampler 0.1": { BENCH_TRACING: "batch", BENCH_TRACING_SAMPLER: "0.1" },
 };
-const tracingKeys = ["BENCH_TRACING", "BENCH_TRACING_RATIO", "BENCH_TRACING_SAMPLER"];
+// BENCH_TRACING_BEFORE=path/to/other/dist/index.js adds that build, off and traced (batch).
+const before = process.env.BENCH_TRACING_BEFORE;
+if (before) {
+  allVariants["off (before)"] = { BENCH_DOCKET_MODULE: before };
+  allVariants["batch (before)"] = { BENCH_TRACING: "batch", BENCH_DOCKET_MODULE: before };
+}
+const tracingKeys = [
+  "BENCH_TRACING",
+  "BENCH_TRACING_RATIO",
+  "BENCH_TRACING_SAMPLER",
+  "BENCH_DOCKET_MODULE",
+];
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const jobs = Number(process.env.BENCH_JOBS ?? 5000);
