@@ -12,6 +12,8 @@ export interface ThroughputResult {
   processJobsPerSec: number;
   /** Milliseconds from the last handler start to the moment the database showed all done. */
   durableLagMs: number;
+  /** CPU time of this process (workers, inserter, ledger) per job while the jobs were processed. */
+  clientCpuUsPerJob: number;
   lost: number;
   duplicates: number;
 }
@@ -36,12 +38,14 @@ export async function runThroughput(
   await checkpoint(url);
 
   const ledger = new Ledger();
+  const cpuBefore = process.cpuUsage();
   await system.startWorkers({ concurrency, onJob: (i) => ledger.record(i) });
   await ledger.waitFor(jobs, 300_000);
   const lastStart = performance.now();
   // Only now poll the database, so that polling adds no load while the jobs run.
   const doneAt = await pollUntil(async () => (await system.unfinished()) === 0, 60_000);
   const processMs = doneAt - ledger.firstAt;
+  const cpu = process.cpuUsage(cpuBefore);
   // A moment for a job that might run twice to show up before the ledger is read.
   await new Promise((resolve) => setTimeout(resolve, 200));
   const { lost, duplicates } = ledger.integrity(jobs);
@@ -50,6 +54,7 @@ export async function runThroughput(
     insertJobsPerSec: (jobs / insertMs) * 1000,
     processJobsPerSec: (jobs / processMs) * 1000,
     durableLagMs: doneAt - lastStart,
+    clientCpuUsPerJob: (cpu.user + cpu.system) / jobs,
     lost,
     duplicates,
   };

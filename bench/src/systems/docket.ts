@@ -1,5 +1,6 @@
 // docket under test: one Queue that inserts and, once started, runs the "default" queue.
 
+import { dirname, join } from "node:path";
 import postgres, { type Sql } from "postgres";
 import type { BenchSystem, WorkerSettings } from "./types.js";
 
@@ -43,11 +44,13 @@ async function argsSchema(): Promise<{
 export async function createDocket(url: string): Promise<BenchSystem> {
   const { defineWorker, Queue } = await loadDocket();
   let onJob: WorkerSettings["onJob"] = () => {};
+  let floorSpan: FloorSpan | undefined;
   const noop = defineWorker<{ i: number }>({
     name: "bench.noop",
     ...(await argsSchema()),
     perform: async (job) => {
-      await onJob(job.args.i);
+      if (floorSpan) await floorSpan(onJob, job.args.i);
+      else await onJob(job.args.i);
     },
   });
   const extraOptions = jsonEnv("BENCH_DOCKET_OPTIONS");
@@ -85,20 +88,14 @@ export async function createDocket(url: string): Promise<BenchSystem> {
         collectMetrics(worker as never, { registry });
         scraper = setInterval(() => void registry.metrics(), 1000);
       }
-      if (process.env.BENCH_TRACING === "1") {
-        // docket/otel with the SDK: every span sampled, processed, and dropped by the exporter.
-        const { BasicTracerProvider, BatchSpanProcessor } = await import(
-          "@opentelemetry/sdk-trace-base"
-        );
-        const { instrument } = await import("docket/otel");
-        const exporter = {
-          export: (_spans: unknown[], done: (result: { code: 0 }) => void) => done({ code: 0 }),
-          shutdown: async () => {},
-        };
-        const tracerProvider = new BasicTracerProvider({
-          spanProcessors: [new BatchSpanProcessor(exporter)],
-        });
-        instrument(worker as never, { tracerProvider });
+      const tracing = await setUpTracing();
+      if (tracing?.floor) floorSpan = tracing.floor;
+      else if (tracing?.provider) {
+        const path = process.env.BENCH_DOCKET_MODULE;
+        const { instrument } = (await (path
+          ? import(join(dirname(path), "observability/otel.js"))
+          : import("docket/otel"))) as typeof import("docket/otel");
+        instrument(worker as never, { tracerProvider: tracing.provider, ...tracing.options });
       }
       await worker.start();
     },
@@ -114,4 +111,64 @@ export async function createDocket(url: string): Promise<BenchSystem> {
       await admin.end();
     },
   };
+}
+
+/** The least a traced attempt costs: a bare consumer span, active around the handler. */
+type FloorSpan = (run: WorkerSettings["onJob"], i: number) => Promise<void>;
+
+/**
+ * The OpenTelemetry SDK for `BENCH_TRACING`, as a production process sets it up: the
+ * AsyncLocalStorage context manager registered, an exporter that drops the spans.
+ * - `1` or `batch`: docket/otel, BatchSpanProcessor; `simple`: SimpleSpanProcessor;
+ * - `floor`: no docket/otel; the handler starts and ends a bare consumer span itself (batch);
+ * - `context`: the context manager only, used once, no spans (what AsyncLocalStorage costs);
+ * - `BENCH_TRACING_RATIO` (e.g. 0.1): docket/otel's `sampleRatio`;
+ *   `BENCH_TRACING_SAMPLER` (e.g. 0.1): the SDK's TraceIdRatioBased sampler instead.
+ * Unset: no OpenTelemetry at all.
+ */
+async function setUpTracing(): Promise<
+  | {
+      provider?: import("@opentelemetry/api").TracerProvider;
+      floor?: FloorSpan;
+      options: { sampleRatio?: number };
+    }
+  | undefined
+> {
+  const mode = process.env.BENCH_TRACING;
+  if (!mode) return undefined;
+  if (!["1", "batch", "simple", "floor", "context"].includes(mode))
+    throw new Error(`BENCH_TRACING: "${mode}" is not 1, batch, simple, floor or context`);
+  const { context, ROOT_CONTEXT, SpanKind, trace } = await import("@opentelemetry/api");
+  const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
+  const sdk = await import("@opentelemetry/sdk-trace-base");
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  if (mode === "context") {
+    // Used once, as any traced code of the application would: AsyncLocalStorage's hooks are on.
+    context.with(ROOT_CONTEXT, () => {});
+    return { options: {} };
+  }
+  const exporter = {
+    export: (_spans: unknown[], done: (result: { code: 0 }) => void) => done({ code: 0 }),
+    shutdown: async () => {},
+  };
+  const processor =
+    mode === "simple"
+      ? new sdk.SimpleSpanProcessor(exporter)
+      : new sdk.BatchSpanProcessor(exporter);
+  const sdkRatio = process.env.BENCH_TRACING_SAMPLER;
+  const provider = new sdk.BasicTracerProvider({
+    spanProcessors: [processor],
+    ...(sdkRatio ? { sampler: new sdk.TraceIdRatioBasedSampler(Number(sdkRatio)) } : {}),
+  });
+  if (mode === "floor") {
+    const tracer = provider.getTracer("bench");
+    const floor: FloorSpan = async (run, i) => {
+      const span = tracer.startSpan("process default", { kind: SpanKind.CONSUMER }, ROOT_CONTEXT);
+      await context.with(trace.setSpan(ROOT_CONTEXT, span), run, undefined, i);
+      span.end();
+    };
+    return { floor, options: {} };
+  }
+  const ratio = process.env.BENCH_TRACING_RATIO;
+  return { provider, options: ratio ? { sampleRatio: Number(ratio) } : {} };
 }

@@ -1,7 +1,7 @@
 import type { Sql } from "postgres";
 import type { Job } from "./types.js";
 import type { AnyWorker } from "./workers/define-worker.js";
-import type { Outcome } from "./workers/run-job.js";
+import type { runJob } from "./workers/run-job.js";
 
 /**
  * The key of a Queue's internals, for docket's own modules (`docket/testing`). Not exported from
@@ -33,6 +33,10 @@ export interface Instrumentation {
     call: InsertCall,
     insert: (meta: Record<string, unknown> | undefined) => Promise<Job[]>,
   ) => Promise<Job[]>;
-  /** Wraps one attempt of a job on this node. */
-  attempt?: (job: Job, run: () => Promise<Outcome>) => Promise<Outcome>;
+  /**
+   * Runs one attempt of a job on this node in place of `runJob` (same arguments, same outcome):
+   * it calls `runJob` itself, around whatever it adds. Taking runJob's arguments rather than a
+   * callback spares the caller a closure per attempt.
+   */
+  attempt?: typeof runJob;
 }

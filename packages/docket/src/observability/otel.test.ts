@@ -13,6 +13,7 @@ import { useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
 import { waitFor } from "../../../../test/support/wait.js";
 import { ConfigError, defineWorker } from "../index.js";
+import { drainQueue } from "../testing/index.js";
 import { instrument } from "./otel.js";
 
 const db = useTestDatabase();
@@ -39,6 +40,21 @@ const traced = defineWorker<{ fail?: boolean }>({
   perform(job) {
     performSpans.set(job.id, trace.getActiveSpan()?.spanContext().spanId);
     if (job.args.fail) throw new TypeError("bad input");
+  },
+});
+
+/** A worker whose perform opens a child span, and notes the trace context it ran in. */
+const performContexts = new Map<string, { traceId?: string; sampled?: boolean }>();
+const nested = defineWorker({
+  name: "otel.nested",
+  queue: "nested",
+  perform(job) {
+    const active = trace.getActiveSpan()?.spanContext();
+    performContexts.set(job.id, {
+      traceId: active?.traceId,
+      sampled: active ? (active.traceFlags & 1) === 1 : undefined,
+    });
+    tracer.startSpan("inside perform").end();
   },
 });
 
@@ -110,6 +126,93 @@ describe("instrument", () => {
     const job = await queue.insert(traced, {});
     expect(job.meta.traceparent).toBeUndefined();
     expect(exporter.getFinishedSpans()).toHaveLength(1);
+  });
+});
+
+describe("attempts outside the producers and sampling", () => {
+  beforeEach(async () => {
+    await db.sql`DELETE FROM docket.jobs`;
+  });
+
+  test("drainQueue's attempts get the same CONSUMER spans, linked to their insert", async () => {
+    const queue = makeQueue({ testing: "manual", workers: [traced] });
+    instrument(queue, { tracerProvider: provider });
+    const jobs = await queue.insertMany(traced, [{}, { fail: true }]);
+    expect(await drainQueue(queue, { queue: "traced" })).toMatchObject({
+      completed: 1,
+      discarded: 1,
+    });
+    const [send] = spansNamed("send traced");
+    const processes = spansNamed("process traced");
+    expect(processes).toHaveLength(2);
+    for (const job of jobs) {
+      const span = processes.find((s) => s.attributes["messaging.message.id"] === job.id);
+      expect(span?.kind).toBe(SpanKind.CONSUMER);
+      expect(span?.links.map((l) => l.context.spanId)).toEqual([send?.spanContext().spanId]);
+      expect(span?.attributes).toMatchObject({
+        "messaging.system": "docket",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": "traced",
+        "docket.attempt": 1,
+      });
+      expect(performSpans.get(job.id)).toBe(span?.spanContext().spanId);
+    }
+    const failed = processes.find((s) => s.attributes["messaging.message.id"] === jobs[1]?.id);
+    expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(failed?.attributes["docket.outcome"]).toBe("failed");
+  });
+
+  test("an attempt starts its own trace, whatever span the queue was started in", async () => {
+    const queue = makeQueue({ queues: { traced: 1 }, workers: [traced] });
+    instrument(queue, { tracerProvider: provider });
+    await tracer.startActiveSpan("boot", async (boot: Span) => {
+      await queue.start();
+      boot.end();
+    });
+    const job = await queue.insert(traced, {});
+    await waitFor(() => spansNamed("process traced").length === 1);
+    const [span] = spansNamed("process traced");
+    expect(span?.attributes["messaging.message.id"]).toBe(job.id);
+    expect(span?.parentSpanContext).toBeUndefined();
+    expect(span?.spanContext().traceId).not.toBe(spansNamed("boot")[0]?.spanContext().traceId);
+  });
+
+  test("an unsampled attempt has no span, and what perform traces is dropped", async () => {
+    const queue = makeQueue({ testing: "manual", workers: [nested] });
+    instrument(queue, { tracerProvider: provider, sampleRatio: 0 });
+    const jobs = await queue.insertMany(nested, [{}, {}]);
+    expect(await drainQueue(queue)).toMatchObject({ completed: 2 });
+    expect(spansNamed("send nested")).toHaveLength(1);
+    expect(spansNamed("process nested")).toHaveLength(0);
+    // perform ran under an unsampled context of its own (one per attempt): the SDK's default
+    // parent-based sampler drops its child span instead of recording it as a trace of its own.
+    expect(spansNamed("inside perform")).toHaveLength(0);
+    const [first, second] = jobs.map((job) => performContexts.get(job.id));
+    expect(first).toMatchObject({
+      sampled: false,
+      traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
+    expect(second?.sampled).toBe(false);
+    expect(second?.traceId).not.toBe(first?.traceId);
+  });
+
+  test("sampleRatio 1 traces every attempt; a ratio out of 0..1 is refused", async () => {
+    const queue = makeQueue({ testing: "manual", workers: [nested] });
+    for (const sampleRatio of [-0.1, 1.5, Number.NaN, "0.5" as never]) {
+      expect(() => instrument(queue, { tracerProvider: provider, sampleRatio })).toThrow(
+        ConfigError,
+      );
+    }
+    instrument(queue, { tracerProvider: provider, sampleRatio: 1 });
+    await queue.insertMany(nested, [{}, {}, {}]);
+    expect(await drainQueue(queue)).toMatchObject({ completed: 3 });
+    const processes = spansNamed("process nested");
+    expect(processes).toHaveLength(3);
+    // perform's child spans are children of the attempt's span.
+    const inside = spansNamed("inside perform");
+    expect(inside.map((s) => s.parentSpanContext?.spanId).sort()).toEqual(
+      processes.map((s) => s.spanContext().spanId).sort(),
+    );
   });
 });
 

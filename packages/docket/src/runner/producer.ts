@@ -346,8 +346,9 @@ export class Producer {
     if (this.#options.listens("job:start")) this.#options.emit("job:start", { job, queueTimeMs });
     const worker = this.#options.workers.get(job.worker);
     const around = this.#options.instrumentation.attempt;
-    const attempt = () =>
-      runJob(
+    let outcome: Outcome;
+    try {
+      outcome = await (around ?? runJob)(
         job,
         worker,
         claimed.controller,
@@ -355,9 +356,6 @@ export class Producer {
         this.#progress,
         this.#readDependencies,
       );
-    let outcome: Outcome;
-    try {
-      outcome = around ? await around(job, attempt) : await attempt();
     } catch (error) {
       // runJob turns every throw of user code into an outcome; should anything else escape
       // (a tracer's hook included), the attempt still ends and its slot is freed, instead of

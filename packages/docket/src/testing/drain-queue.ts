@@ -52,7 +52,7 @@ export interface DrainResult {
  * ```
  */
 export async function drainQueue(queue: Queue, options: DrainOptions = {}): Promise<DrainResult> {
-  const { sql, workers } = queue[queueInternals]();
+  const { sql, workers, instrumentation } = queue[queueInternals]();
   const { schema, node } = queue;
   const name = options.queue ?? null;
   const limit = options.withLimit ?? Number.POSITIVE_INFINITY;
@@ -87,8 +87,10 @@ export async function drainQueue(queue: Queue, options: DrainOptions = {}): Prom
         const sink = (_: Job, reported: { value: JsonValue }) => {
           progress = reported.value;
         };
+        // Through the tracer's hook when there is one (docket/otel), as the producers run jobs.
+        const attempt = instrumentation.attempt ?? runJob;
         const worker = workers.get(job.worker);
-        const outcome = await runJob(
+        const outcome = await attempt(
           job,
           worker,
           new AbortController(),
