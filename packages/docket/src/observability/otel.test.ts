@@ -162,6 +162,28 @@ describe("attempts outside the producers and sampling", () => {
     expect(failed?.attributes["docket.outcome"]).toBe("failed");
   });
 
+  test("a traced attempt still reports progress and reads its dependencies' results", async () => {
+    const first = defineWorker({ name: "otel.first", queue: "chain", perform: () => ({ n: 41 }) });
+    const seen: unknown[] = [];
+    const second = defineWorker({
+      name: "otel.second",
+      queue: "chain",
+      async perform(_job, { dependencies, progress }) {
+        progress(50);
+        seen.push(...[...(await dependencies()).values()].map((dep) => dep.meta.result));
+      },
+    });
+    const queue = makeQueue({ queues: { chain: 2 }, workers: [first, second] });
+    instrument(queue, { tracerProvider: provider });
+    await queue.start();
+    const dependency = await queue.insert(first, {});
+    const dependent = await queue.insert(second, {}, { dependsOn: [dependency] });
+    const done = await queue.waitForJob(dependent.id, { timeout: "20s" });
+    expect(seen).toEqual([{ n: 41 }]);
+    expect(done.meta.progress).toBe(50);
+    expect(spansNamed("process chain")).toHaveLength(2);
+  });
+
   test("an attempt starts its own trace, whatever span the queue was started in", async () => {
     const queue = makeQueue({ queues: { traced: 1 }, workers: [traced] });
     instrument(queue, { tracerProvider: provider });
