@@ -163,9 +163,8 @@ describe("Acker", () => {
         () =>
           db.sql<{ pid: number }[]>`
             SELECT pid FROM pg_stat_activity
-            WHERE application_name = 'acker-retry' AND wait_event_type = 'Lock'`.then(
-            (rows) => rows.length > 0 && rows,
-          ),
+            WHERE datname = current_database() AND application_name = 'acker-retry'
+              AND wait_event_type = 'Lock'`.then((rows) => rows.length > 0 && rows),
         { what: "the ack to wait on the row lock" },
       );
       await db.sql`SELECT pg_terminate_backend(${(waiting as { pid: number }).pid})`;

@@ -175,9 +175,8 @@ test("after a failed fetch the producer fetches again once its back-off ends, no
       () =>
         db.sql<{ pid: number }[]>`
           SELECT pid FROM pg_stat_activity
-          WHERE application_name = 'docket' AND wait_event_type = 'Lock'`.then(
-          (rows) => rows.length > 0 && rows,
-        ),
+          WHERE datname = current_database() AND application_name = 'docket'
+            AND wait_event_type = 'Lock'`.then((rows) => rows.length > 0 && rows),
       { what: "the fetch to wait on the lock" },
     );
     const failed = nextEvent(queue, "queue:error", ({ source }) => source === "producer:backoff");
@@ -228,9 +227,8 @@ test("while outcomes pile up unstored the producer claims nothing, and resumes o
       () =>
         db.sql`
           SELECT 1 FROM pg_stat_activity
-          WHERE application_name = 'docket' AND wait_event_type = 'Lock'`.then(
-          (rows) => rows.length > 0,
-        ),
+          WHERE datname = current_database() AND application_name = 'docket'
+            AND wait_event_type = 'Lock'`.then((rows) => rows.length > 0),
       { what: "the lead job's ack to wait on the row lock" },
     );
     // Two fast jobs ran and their outcomes wait behind the lead's: then claiming stops.
