@@ -73,7 +73,8 @@ test(`LOCK TABLE docket.jobs for ${lockMs / 1000} s: every loop gives up within 
   });
   const firstMs = Math.min(...lockErrors.map((e) => e.at)) - lockedAt;
   const allMs = Date.now() - lockedAt;
-  // Every one of them noticed while the lock was still held.
+  // Every one of them noticed while the lock was still held: each gives up after lockTimeout
+  // (0.5 s) and the lock is held 8 times as long.
   expect(allMs).toBeLessThan(lockMs);
   expect([...seen].sort()).toEqual(expect.arrayContaining(sources));
   // Hold the lock to the end, then let go.
@@ -123,6 +124,7 @@ test("a transaction holding row locks on executing jobs: their acks give up with
     what: "the acker to give up on a locked row",
   });
   const noticedMs = Date.now() - lockedAt;
+  // An ack gives up after lockTimeout (0.5 s); the lock is held 8 times as long.
   expect(noticedMs).toBeLessThan(lockMs);
   // Fetch skips locked rows (SKIP LOCKED) and the lifeline too: neither waits nor fails.
   expect(lockErrors.filter((e) => e.source !== "acker" && e.source !== "pruner")).toEqual([]);

@@ -46,7 +46,10 @@ test("one leader among three nodes, and a new one within one ttl after it is kil
   console.log(
     `[maintenance] leader SIGKILLed, ${successor.node} took over after ${takeoverMs}ms (ttl ${ttlSeconds}s)`,
   );
-  expect(takeoverMs).toBeLessThan(ttlSeconds * 1000 + 1_500); // slack for a loaded machine
+  // The lease runs out at most ttl after the kill (it was renewed before), and a follower tries
+  // again when the lease it saw runs out, or at the latest ttl / 3 later; then 3 s of slack for a
+  // loaded machine.
+  expect(takeoverMs).toBeLessThan((ttlSeconds * 1000 * 4) / 3 + 3_000);
   expect(await leaseHolder()).toBe(successor.node);
 
   // The other survivor stays a follower.

@@ -125,9 +125,9 @@ describe("queues at run time", () => {
     expect(a.checkQueue("work")?.paused).toBe(false);
   });
 
-  test("cancelling an executing job aborts its signal within a second on the node running it", async () => {
+  test("cancelling an executing job aborts its signal on the node running it", async () => {
     let started = false;
-    let abortedAt = 0;
+    let aborted = false;
     let reason: unknown;
     const waiting = defineWorker({
       name: "waits.for.signal",
@@ -136,7 +136,7 @@ describe("queues at run time", () => {
         new Promise((_resolve, reject) => {
           started = true;
           signal.addEventListener("abort", () => {
-            abortedAt = Date.now();
+            aborted = true;
             reason = signal.reason;
             reject(signal.reason);
           });
@@ -147,10 +147,10 @@ describe("queues at run time", () => {
     await runner.start();
     const job = await admin.insert(waiting, {});
     await waitFor(() => started, { what: "the job to start" });
-    const cancelledAt = Date.now();
     expect(await admin.cancelJob(job.id)).toMatchObject({ id: job.id, state: "cancelled" });
-    await waitFor(() => abortedAt > 0, { what: "the signal to abort" });
-    expect(abortedAt - cancelledAt).toBeLessThan(1_000);
+    // Only the control channel's NOTIFY aborts a cancelled job's signal (nothing polls for it), so
+    // the abort comes through it or not at all; how fast it comes is bench/cancel-latency.mjs.
+    await waitFor(() => aborted, { what: "the signal to abort" });
     expect(reason).toBeInstanceOf(JobCancelledError);
     // The attempt's failure is not stored over the cancel.
     await waitFor(() => runner.checkQueue("work")?.running === 0);

@@ -28,6 +28,34 @@ async function count(worker = "email.send"): Promise<number> {
   return row?.n ?? 0;
 }
 
+/**
+ * Runs `body` with a statement-level trigger on `docket.jobs` that counts the INSERT statements
+ * run on it (a trigger FOR EACH STATEMENT fires once per statement, whatever its row count).
+ */
+async function countingInserts<T>(
+  body: () => Promise<T>,
+): Promise<{ value: T; statements: number }> {
+  await db.sql`CREATE TABLE t_insert_statements (at timestamptz DEFAULT clock_timestamp())`;
+  await db.sql`
+    CREATE FUNCTION t_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO t_insert_statements DEFAULT VALUES;
+      RETURN NULL;
+    END $$`;
+  await db.sql`
+    CREATE TRIGGER t_count_insert AFTER INSERT ON docket.jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION t_count_insert()`;
+  try {
+    const value = await body();
+    const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM t_insert_statements`;
+    return { value, statements: row?.n ?? 0 };
+  } finally {
+    await db.sql`DROP TRIGGER t_count_insert ON docket.jobs`;
+    await db.sql`DROP FUNCTION t_count_insert()`;
+    await db.sql`DROP TABLE t_insert_statements`;
+  }
+}
+
 describe("insert", () => {
   test("stores the job with the worker's defaults", async () => {
     const queue = makeQueue();
@@ -86,13 +114,25 @@ describe("insert", () => {
   test("insertMany stores all jobs in order, in one statement", async () => {
     const queue = makeQueue();
     const before = await count();
-    const jobs = await queue.insertMany(
-      email,
-      Array.from({ length: 250 }, (_, n) => ({ to: `u${n}@example.com`, n })),
+    const small = await countingInserts(() =>
+      queue.insertMany(
+        email,
+        Array.from({ length: 250 }, (_, n) => ({ to: `u${n}@example.com`, n })),
+      ),
     );
-    expect(jobs).toHaveLength(250);
-    expect(jobs.map((j) => j.args.n)).toEqual(Array.from({ length: 250 }, (_, n) => n));
+    expect(small.statements).toBe(1);
+    expect(small.value).toHaveLength(250);
+    expect(small.value.map((j) => j.args.n)).toEqual(Array.from({ length: 250 }, (_, n) => n));
     expect(await count()).toBe(before + 250);
+    // A larger call takes one statement per chunk of 5,000 jobs.
+    const large = await countingInserts(() =>
+      queue.insertMany(
+        email,
+        Array.from({ length: 12_000 }, (_, n) => ({ to: `w${n}@example.com`, n })),
+      ),
+    );
+    expect(large.statements).toBe(3);
+    expect(large.value).toHaveLength(12_000);
   });
 
   test("insertMany returns each job as it is stored", async () => {

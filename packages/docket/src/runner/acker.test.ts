@@ -2,6 +2,7 @@ import postgres from "postgres";
 import { describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
 import { waitFor } from "../../../../test/support/wait.js";
+import { TextExecutor } from "../sql/executor.js";
 import type { AckRow } from "../sql/jobs.js";
 import type { JobState } from "../types.js";
 import { Acker } from "./acker.js";
@@ -165,9 +166,8 @@ describe("Acker", () => {
         () =>
           db.sql<{ pid: number }[]>`
             SELECT pid FROM pg_stat_activity
-            WHERE application_name = 'acker-retry' AND wait_event_type = 'Lock'`.then(
-            (rows) => rows.length > 0 && rows,
-          ),
+            WHERE datname = current_database() AND application_name = 'acker-retry'
+              AND wait_event_type = 'Lock'`.then((rows) => rows.length > 0 && rows),
         { what: "the ack to wait on the row lock" },
       );
       await db.sql`SELECT pg_terminate_backend(${(waiting as { pid: number }).pid})`;
@@ -180,6 +180,83 @@ describe("Acker", () => {
     } finally {
       blocker.release();
       await pool.end();
+    }
+  });
+
+  test("outcomes beyond the batch size go in further batches, one statement each", async () => {
+    const ids = await executing(25);
+    /** Per statement, the outcomes it carried (plain completions travel as an array of ids). */
+    const statements: number[] = [];
+    // docket's own statements on the test's client, counted: one call is one round trip.
+    const counted = new TextExecutor((text, values) => {
+      const idArrays = values.filter((v) => Array.isArray(v)) as unknown[][];
+      statements.push(idArrays[0]?.length ?? 0);
+      return db.sql.unsafe(text, values as never[], { prepare: true });
+    });
+    const acker = new Acker({
+      executor: counted,
+      schema: "docket",
+      node: "n1",
+      intervalMs: 1_000,
+      batchSize: 10,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const reported: (JobState | null)[] = [];
+    for (const id of ids) acker.push(completion(id), (state) => reported.push(state));
+    await acker.flush();
+    expect(statements).toEqual([10, 10, 5]);
+    expect(reported).toEqual(ids.map(() => "completed"));
+    const [row] = await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM docket.jobs WHERE id = ANY(${ids}) AND state = 'completed'`;
+    expect(row?.n).toBe(25);
+  });
+
+  test("backlogged once two batches wait behind the one being stored, not before; clear once stored", async () => {
+    const ids = await executing(5);
+    const acker = new Acker({
+      executor: db.sql,
+      schema: "docket",
+      node: "n1",
+      intervalMs: 0,
+      batchSize: 2,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const blocker = await db.sql.reserve();
+    try {
+      // The first batch waits on this row lock: the database is slow, outcomes pile up.
+      await blocker`BEGIN`;
+      await blocker`SELECT 1 FROM docket.jobs WHERE id = ${ids[0] as string} FOR UPDATE`;
+      const done = (_state: JobState | null) => {};
+      acker.push(completion(ids[0] as string), done);
+      acker.push(completion(ids[1] as string), done); // a full batch: sent at once
+      await waitFor(
+        () =>
+          db.sql`
+            SELECT 1 FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'`.then(
+            (rows) => rows.length > 0,
+          ),
+        { what: "the first batch to wait on the row lock" },
+      );
+      expect(acker.size).toBe(0);
+      for (const id of ids.slice(2)) acker.push(completion(id), done);
+      expect(acker.size).toBe(3);
+      expect(acker.backlogged).toBe(false);
+      const [extra] = await executing(1);
+      acker.push(completion(extra as string), done);
+      expect(acker.size).toBe(4);
+      expect(acker.backlogged).toBe(true);
+      await blocker`COMMIT`;
+      await acker.flush();
+      expect(acker.size).toBe(0);
+      expect(acker.backlogged).toBe(false);
+    } finally {
+      await blocker`ROLLBACK`;
+      blocker.release();
     }
   });
 });
