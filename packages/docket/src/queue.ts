@@ -454,11 +454,27 @@ export class Queue extends QueueEventEmitter {
     if (this.options.testing !== "inline") await this.#settle();
     const { schema, testing, maxArgsBytes } = this.options;
     const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
-    const inserted = await insertSteps(context, steps, batch, executor, what).catch(
-      (error: unknown) => {
+    let batchId: string | null = null;
+    const insert = async (meta: Record<string, unknown> | undefined) => {
+      // A tracer's meta (its traceparent) goes into every step's, beside the step's own.
+      const traced = meta
+        ? steps.map((step) => ({
+            ...step,
+            options: { ...step.options, meta: { ...step.options?.meta, ...meta } },
+          }))
+        : steps;
+      const result = await insertSteps(context, traced, batch, executor, what);
+      batchId = result.batchId;
+      return result.jobs;
+    };
+    const wrap = this.#instrumentation.insert;
+    const call = wrap ? wrap({ count: steps.length, meta: undefined }, insert) : insert(undefined);
+    const inserted = {
+      jobs: await call.catch((error: unknown) => {
         throw this.#explain(error, what);
-      },
-    );
+      }),
+      batchId: batchId as string | null,
+    };
     if (this.#listens("jobs:insert")) {
       const groups = new Map<string, { queue: string; worker: string; count: number }>();
       for (const job of inserted.jobs) {

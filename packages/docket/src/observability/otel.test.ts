@@ -184,6 +184,23 @@ describe("attempts outside the producers and sampling", () => {
     expect(spansNamed("process chain")).toHaveLength(2);
   });
 
+  test("a workflow is one send span, and each of its steps' attempts links to it", async () => {
+    const queue = makeQueue({ testing: "manual", workers: [traced] });
+    instrument(queue, { tracerProvider: provider });
+    const jobs = await queue.workflow().add("a", traced, {}).add("b", traced, {}).insert();
+    expect(await drainQueue(queue, { queue: "traced" })).toMatchObject({ completed: 2 });
+    const sends = spansNamed("send traced");
+    expect(sends).toHaveLength(1);
+    expect(sends[0]?.attributes["messaging.batch.message_count"]).toBe(2);
+    const processes = spansNamed("process traced");
+    expect(processes.map((span) => span.attributes["messaging.message.id"]).sort()).toEqual(
+      [...jobs.values()].map((job) => job.id).sort(),
+    );
+    for (const span of processes) {
+      expect(span.links.map((l) => l.context.spanId)).toEqual([sends[0]?.spanContext().spanId]);
+    }
+  });
+
   test("an attempt starts its own trace, whatever span the queue was started in", async () => {
     const queue = makeQueue({ queues: { traced: 1 }, workers: [traced] });
     instrument(queue, { tracerProvider: provider });
