@@ -199,6 +199,7 @@ describe("Acker", () => {
       node: "n1",
       intervalMs: 1_000,
       batchSize: 10,
+      answerWithinMs: 10_000,
       onError: (error) => {
         throw error;
       },
@@ -221,6 +222,7 @@ describe("Acker", () => {
       node: "n1",
       intervalMs: 0,
       batchSize: 2,
+      answerWithinMs: 10_000,
       onError: (error) => {
         throw error;
       },
