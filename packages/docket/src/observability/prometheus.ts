@@ -177,47 +177,32 @@ export function collectMetrics(queue: Queue, options: CollectMetricsOptions): Co
       }
     },
   });
-  new Gauge({
-    name: "docket_queue_oldest_available_age_seconds",
-    help: "How long the oldest due available job of the queue has waited (0 when none waits).",
-    labelNames: ["queue"],
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of await queues())
-        this.set({ queue: q.name }, (q.oldestAvailableAgeMs ?? 0) / 1000);
-    },
-  });
-  new Gauge({
-    name: "docket_queue_executing",
-    help: "Jobs of the queue executing in the cluster.",
-    labelNames: ["queue"],
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of await queues()) {
-        this.set(
-          { queue: q.name },
-          q.nodes.reduce((sum, n) => sum + n.executing, 0),
-        );
-      }
-    },
-  });
-  new Gauge({
-    name: "docket_queue_limit",
-    help: "Jobs of the queue that may execute at once: the sum of the live nodes' limits.",
-    labelNames: ["queue"],
-    registers,
-    async collect() {
-      this.reset();
-      for (const q of await queues()) {
-        this.set(
-          { queue: q.name },
-          q.nodes.reduce((sum, n) => sum + (n.limit ?? 0), 0),
-        );
-      }
-    },
-  });
+  type QueueSummary = Awaited<ReturnType<DashboardData["queues"]>>[number];
+  /** A gauge with one value per queue, from the scrape's one read. */
+  const perQueue = (name: string, help: string, value: (q: QueueSummary) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["queue"],
+      registers,
+      async collect() {
+        this.reset();
+        for (const q of await queues()) this.set({ queue: q.name }, value(q));
+      },
+    });
+  perQueue(
+    "docket_queue_oldest_available_age_seconds",
+    "How long the oldest due available job of the queue has waited (0 when none waits).",
+    (q) => (q.oldestAvailableAgeMs ?? 0) / 1000,
+  );
+  perQueue("docket_queue_executing", "Jobs of the queue executing in the cluster.", (q) =>
+    q.nodes.reduce((sum, n) => sum + n.executing, 0),
+  );
+  perQueue(
+    "docket_queue_limit",
+    "Jobs of the queue that may execute at once: the sum of the live nodes' limits.",
+    (q) => q.nodes.reduce((sum, n) => sum + (n.limit ?? 0), 0),
+  );
   new Gauge({
     name: "docket_is_leader",
     help: "1 while this node holds the leadership (runs maintenance), else 0.",
