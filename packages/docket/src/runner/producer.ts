@@ -1,4 +1,4 @@
-// Just over 400 lines: one fetch loop (claim sizing, back-off, throttle, slots, hand-back), kept
+// About 480 lines: one fetch loop (claim sizing, back-off, throttle, slots, hand-back), kept
 // whole because its timers and counters are read together on every claim.
 import { answerWithin } from "../db/answer-within.js";
 import { toClaimedJob } from "../db/job-row.js";
@@ -22,18 +22,11 @@ import {
   unexpectedFailure,
 } from "../workers/run-job.js";
 import type { Acker } from "./acker.js";
+import { CompletionRate } from "./completion-rate.js";
 import { dependencyReader } from "./dependency-reader.js";
 import type { ProgressWriter } from "./progress-writer.js";
 
 type Emit = <K extends keyof QueueEvents>(event: K, ...args: QueueEvents[K]) => void;
-
-/** `prefetch: "auto"` buffers about this many milliseconds of the queue's recent throughput, */
-const autoPrefetchMs = 100;
-/** at most this many jobs per slot of the queue's limit, and never more than autoPrefetchMax. */
-const autoPrefetchPerSlot = 50;
-const autoPrefetchMax = 1000;
-/** The throughput behind "auto" is measured over windows of at least this long. */
-const rateWindowMs = 100;
 
 /** What a producer needs from its node. */
 export interface ProducerOptions {
@@ -123,10 +116,8 @@ export class Producer {
   #backoffUntil = 0;
   /** Set when a fetch was skipped because outcomes piled up in the acker. */
   #waitingForAcks = false;
-  /** Jobs per second completed while busy, for `prefetch: "auto"`. */
-  #rate = 0;
-  #windowStart = 0;
-  #windowCount = 0;
+  /** The completion rate behind `prefetch: "auto"`. */
+  readonly #completions = new CompletionRate();
 
   constructor(options: ProducerOptions) {
     this.#options = options;
@@ -365,7 +356,7 @@ export class Producer {
     const durationMs = performance.now() - startedAt;
     if (claimed.abandoned) return;
     this.#claimed.delete(job.id);
-    this.#countCompletion();
+    this.#completions.count();
     this.#store(job, outcome, { queueTimeMs, durationMs });
     // A limited queue counts this job against its limits until its outcome is stored, so it
     // fetches again then too (see #store), in case this fetch finds the limit still taken.
@@ -395,24 +386,7 @@ export class Producer {
     const { prefetch } = this.#options;
     if (prefetch !== "auto") return prefetch;
     if (this.#limited) return 0;
-    const cap = Math.min(autoPrefetchMax, autoPrefetchPerSlot * this.#limit);
-    return Math.min(cap, Math.floor((this.#rate * autoPrefetchMs) / 1000));
-  }
-
-  /**
-   * Updates the completion rate. A window opens at a completion and closes at the first one
-   * `rateWindowMs` later, so idle time between bursts does not count: the rate says how fast
-   * this queue's jobs go when there are jobs, and falls within a window when they get slow.
-   */
-  #countCompletion(): void {
-    const now = performance.now();
-    if (this.#windowCount === 0) this.#windowStart = now;
-    this.#windowCount++;
-    const elapsed = now - this.#windowStart;
-    if (elapsed < rateWindowMs) return;
-    const rate = ((this.#windowCount - 1) * 1000) / elapsed;
-    this.#rate = this.#rate === 0 ? rate : (this.#rate + rate) / 2;
-    this.#windowCount = 0;
+    return this.#completions.prefetch(this.#limit);
   }
 
   #store(job: Job, outcome: Outcome, timing: { queueTimeMs: number; durationMs: number }): void {

@@ -1,0 +1,40 @@
+/** `prefetch: "auto"` buffers about this many milliseconds of the queue's recent throughput, */
+const autoPrefetchMs = 100;
+/** at most this many jobs per slot of the queue's limit, and never more than autoPrefetchMax. */
+const autoPrefetchPerSlot = 50;
+const autoPrefetchMax = 1000;
+/** The throughput behind "auto" is measured over windows of at least this long. */
+const rateWindowMs = 100;
+
+/**
+ * How fast a queue's jobs complete while there are jobs, and the prefetch that buys: what
+ * `prefetch: "auto"` holds beyond the running jobs.
+ */
+export class CompletionRate {
+  /** Jobs per second completed while busy. */
+  #rate = 0;
+  #windowStart = 0;
+  #windowCount = 0;
+
+  /**
+   * Counts one completion. A window opens at a completion and closes at the first one
+   * `rateWindowMs` later, so idle time between bursts does not count: the rate says how fast
+   * this queue's jobs go when there are jobs, and falls within a window when they get slow.
+   */
+  count(): void {
+    const now = performance.now();
+    if (this.#windowCount === 0) this.#windowStart = now;
+    this.#windowCount++;
+    const elapsed = now - this.#windowStart;
+    if (elapsed < rateWindowMs) return;
+    const rate = ((this.#windowCount - 1) * 1000) / elapsed;
+    this.#rate = this.#rate === 0 ? rate : (this.#rate + rate) / 2;
+    this.#windowCount = 0;
+  }
+
+  /** The jobs to hold ahead for `limit` slots: about 100 ms of throughput, capped. */
+  prefetch(limit: number): number {
+    const cap = Math.min(autoPrefetchMax, autoPrefetchPerSlot * limit);
+    return Math.min(cap, Math.floor((this.#rate * autoPrefetchMs) / 1000));
+  }
+}
