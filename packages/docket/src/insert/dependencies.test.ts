@@ -130,4 +130,34 @@ describe("a failed dependency settles the whole graph, by any path", () => {
     await drainQueue(queue, { queue: "deps" });
     expect(order).toEqual([52]);
   });
+
+  test("a dependency deleted before it finished settles its dependents", async () => {
+    order.length = 0;
+    const queue = makeQueue({ workers: [step] });
+    const first = await queue.insert(step, { n: 60 }, { scheduleIn: "1h" });
+    const cancelled = await queue.insert(step, { n: 61 }, { dependsOn: [first] });
+    const runs = await queue.insert(
+      step,
+      { n: 62 },
+      { dependsOn: [first], onDependencyFailure: "run" },
+    );
+    expect(await queue.deleteJob(first.id)).not.toBeNull();
+    expect((await queue.getJob(cancelled.id))?.state).toBe("cancelled");
+    expect((await queue.getJob(runs.id))?.state).toBe("available");
+    await drainQueue(queue, { queue: "deps" });
+    expect(order).toEqual([62]);
+  });
+
+  test("deleting a completed dependency changes nothing for its released dependent", async () => {
+    order.length = 0;
+    const queue = makeQueue({ workers: [step] });
+    const first = await queue.insert(step, { n: 70 });
+    const second = await queue.insert(step, { n: 71 }, { dependsOn: [first] });
+    await drainQueue(queue, { queue: "deps" });
+    expect((await queue.getJob(second.id))?.state).toBe("available");
+    await queue.deleteJob(first.id);
+    expect((await queue.getJob(second.id))?.state).toBe("available");
+    await drainQueue(queue, { queue: "deps" });
+    expect(order).toEqual([70, 71]);
+  });
 });
