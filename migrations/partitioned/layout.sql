@@ -54,21 +54,59 @@ CREATE TABLE job_unique_keys (
 );
 CREATE INDEX job_unique_keys_job_idx ON job_unique_keys (job_id);
 
--- The triggers of 0009 and 0010, on the root (row triggers on a partitioned table, PG 13+).
+-- The triggers of 0009 and 0010. An UPDATE that moves a row to another partition (every move into
+-- or out of a finished state) runs as a DELETE from the old partition and an INSERT into the new
+-- one: AFTER UPDATE row triggers do not fire for it, AFTER DELETE ones do (measured on PG 15, see
+-- docs/scaling.md). BEFORE UPDATE row triggers fire on the old partition with OLD and NEW, so the
+-- two state triggers run BEFORE here, through functions that return NEW (a BEFORE trigger that
+-- returns null skips the row's update). An AFTER DELETE trigger cannot tell a move from a delete:
+-- the batch count of a deleted unfinished job is the deleting statement's to do (not built yet).
+CREATE FUNCTION settle_failed_dependency_before() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+DECLARE
+  v_woken text[];
+BEGIN
+  WITH settled AS (
+    UPDATE jobs d SET
+      state = CASE
+        WHEN d.dependency_policy = 'cancel' THEN 'cancelled'::job_state
+        WHEN d.waiting_on <= 1 THEN 'available'::job_state ELSE d.state END,
+      cancelled_at = CASE WHEN d.dependency_policy = 'cancel' THEN now() ELSE d.cancelled_at END,
+      waiting_on = CASE WHEN d.dependency_policy = 'cancel' THEN 0 ELSE d.waiting_on - 1 END,
+      scheduled_at = CASE
+        WHEN d.dependency_policy <> 'cancel' AND d.waiting_on <= 1 THEN now() ELSE d.scheduled_at END
+    WHERE d.id = ANY(NEW.dependents) AND d.state = 'scheduled' AND d.waiting_on > 0
+    RETURNING d.queue, d.state
+  )
+  SELECT array_agg(DISTINCT queue) FILTER (WHERE state = 'available') INTO v_woken FROM settled;
+  IF v_woken IS NOT NULL THEN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_jobs', q) FROM unnest(v_woken) AS q;
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE FUNCTION count_batch_outcome_before() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
+BEGIN
+  PERFORM record_batch_outcomes(NEW.batch_id,
+    CASE WHEN OLD.state = 'completed' THEN -1 ELSE 0 END,
+    (CASE WHEN NEW.state = 'discarded' THEN 1 ELSE 0 END) - (CASE WHEN OLD.state = 'discarded' THEN 1 ELSE 0 END),
+    (CASE WHEN NEW.state = 'cancelled' THEN 1 ELSE 0 END) - (CASE WHEN OLD.state = 'cancelled' THEN 1 ELSE 0 END));
+  RETURN NEW;
+END $$;
+
 CREATE TRIGGER jobs_settle_failed_dependency
-  AFTER UPDATE OF state ON jobs FOR EACH ROW
+  BEFORE UPDATE OF state ON jobs FOR EACH ROW
   WHEN (NEW.dependents IS NOT NULL AND NEW.state IN ('discarded', 'cancelled')
     AND OLD.state IS DISTINCT FROM NEW.state)
-  EXECUTE FUNCTION settle_failed_dependency();
+  EXECUTE FUNCTION settle_failed_dependency_before();
 CREATE TRIGGER jobs_count_batch_outcome
-  AFTER UPDATE OF state ON jobs FOR EACH ROW
+  BEFORE UPDATE OF state ON jobs FOR EACH ROW
   WHEN (NEW.batch_id IS NOT NULL AND OLD.state IS DISTINCT FROM NEW.state AND NEW.state <> 'completed'
     AND (NEW.state IN ('discarded', 'cancelled') OR OLD.state IN ('completed', 'discarded', 'cancelled')))
-  EXECUTE FUNCTION count_batch_outcome();
-CREATE TRIGGER jobs_count_deleted_batch_job
-  AFTER DELETE ON jobs FOR EACH ROW
-  WHEN (OLD.batch_id IS NOT NULL AND OLD.state NOT IN ('completed', 'discarded', 'cancelled'))
-  EXECUTE FUNCTION count_batch_outcome();
+  EXECUTE FUNCTION count_batch_outcome_before();
 
 -- Day partitions: creates the missing ones of each finished state from p_from for p_days days.
 -- Names are jobs_<state>_YYYYMMDD. Returns how many it created.

@@ -66,3 +66,35 @@ test("insert, claim and ack work on the partitioned table, and pruning drops who
     SELECT count(*)::integer AS n FROM pg_class WHERE relname = ${`jobs_completed_${past.replaceAll("-", "")}`}`;
   expect(left?.n).toBe(0);
 });
+
+test("a move to a finished partition still settles dependents and counts batch outcomes", async () => {
+  const [batch] = await db.sql<{ id: string }[]>`
+    INSERT INTO docket.batches (total, remaining, callback_on, callback)
+    VALUES (2, 2, 'finished', '{"queue": "cb", "worker": "cbw", "priority": 0, "max_attempts": 3}')
+    RETURNING id`;
+  const batchId = batch?.id as string;
+  const members = await db.sql<{ id: string }[]>`
+    INSERT INTO docket.jobs (state, queue, worker, batch_id, attempt, attempted_at, attempted_by)
+    VALUES ('executing', 'tq', 'w', ${batchId}, 1, now(), 'n'),
+      ('executing', 'tq', 'w', ${batchId}, 1, now(), 'n')
+    RETURNING id`;
+  // The row moves from jobs_live to a discarded partition: a DELETE and an INSERT underneath.
+  await db.sql`
+    UPDATE docket.jobs SET state = 'discarded', discarded_at = now() WHERE id = ${members[0]?.id as string}`;
+  const [counts] = await db.sql<{ remaining: number; discarded: number; cancelled: number }[]>`
+    SELECT remaining, discarded, cancelled FROM docket.batches WHERE id = ${batchId}`;
+  expect(counts).toEqual({ remaining: 1, discarded: 1, cancelled: 0 });
+
+  const [dependent] = await db.sql<{ id: string }[]>`
+    INSERT INTO docket.jobs (state, queue, worker, scheduled_at, waiting_on, dependency_policy)
+    VALUES ('scheduled', 'dq', 'w', 'infinity', 1, 'cancel') RETURNING id`;
+  const [dependency] = await db.sql<{ id: string }[]>`
+    INSERT INTO docket.jobs (queue, worker, dependents)
+    VALUES ('dq', 'w', ARRAY[${dependent?.id as string}]::bigint[]) RETURNING id`;
+  await db.sql`
+    UPDATE docket.jobs SET state = 'cancelled', cancelled_at = now()
+    WHERE id = ${dependency?.id as string}`;
+  const rows = await db.sql<{ id: string; state: string }[]>`
+    SELECT id, state FROM docket.jobs WHERE queue = 'dq' ORDER BY id`;
+  expect(rows.map((r) => r.state)).toEqual(["cancelled", "cancelled"]);
+});
