@@ -17,13 +17,7 @@ import { ConfigError } from "../errors.js";
 import { type InsertCall, queueInternals } from "../internals.js";
 import type { Queue } from "../queue.js";
 import type { Job } from "../types.js";
-import type { AnyWorker } from "../workers/define-worker.js";
-import {
-  type DependencyReader,
-  type Outcome,
-  type ProgressSink,
-  runJob,
-} from "../workers/run-job.js";
+import { type Outcome, runJob } from "../workers/run-job.js";
 
 /**
  * `docket/otel`: OpenTelemetry traces of a queue, after the messaging semantic conventions. A
@@ -147,14 +141,8 @@ function checkRatio(ratio: number | undefined): number {
 function attemptHook(tracer: Tracer, sampleRatio: number): typeof runJob {
   const processName = spanNames("process");
   const linkTo = linkReader();
-  const traced = async (
-    job: Job,
-    worker: AnyWorker | undefined,
-    controller: Pick<AbortController, "signal" | "abort">,
-    node: string,
-    sink?: ProgressSink,
-    readDependencies?: DependencyReader,
-  ): Promise<Outcome> => {
+  const traced = async (...args: Parameters<typeof runJob>): Promise<Outcome> => {
+    const [job] = args;
     const attributes: Attributes = {
       "messaging.system": "docket",
       "messaging.operation.type": "process",
@@ -173,17 +161,7 @@ function attemptHook(tracer: Tracer, sampleRatio: number): typeof runJob {
     let outcome: Outcome;
     try {
       const active = trace.setSpan(ROOT_CONTEXT, span);
-      outcome = await context.with(
-        active,
-        runJob,
-        undefined,
-        job,
-        worker,
-        controller,
-        node,
-        sink,
-        readDependencies,
-      );
+      outcome = await context.with(active, runJob, undefined, ...args);
     } catch (error) {
       // runJob turns perform's throws into outcomes; anything else still ends the span.
       recordError(span, error);
@@ -196,20 +174,10 @@ function attemptHook(tracer: Tracer, sampleRatio: number): typeof runJob {
     return outcome;
   };
   if (sampleRatio >= 1) return traced;
-  return (job, worker, controller, node, sink, readDependencies) =>
+  return (...args) =>
     Math.random() < sampleRatio
-      ? traced(job, worker, controller, node, sink, readDependencies)
-      : context.with(
-          unsampledContext(),
-          runJob,
-          undefined,
-          job,
-          worker,
-          controller,
-          node,
-          sink,
-          readDependencies,
-        );
+      ? traced(...args)
+      : context.with(unsampledContext(), runJob, undefined, ...args);
 }
 
 /**
