@@ -26,6 +26,10 @@ BEGIN
   IF v_woken IS NOT NULL THEN
     PERFORM pg_notify(TG_TABLE_SCHEMA || '_jobs', q) FROM unnest(v_woken) AS q;
   END IF;
+  -- As a BEFORE trigger (the partitioned layout, docs/scaling.md) the row's own change goes on.
+  IF TG_WHEN = 'BEFORE' THEN
+    RETURN NEW;
+  END IF;
   RETURN NULL;
 END $$;
 

@@ -59,33 +59,9 @@ CREATE INDEX job_unique_keys_job_idx ON job_unique_keys (job_id);
 -- one: AFTER UPDATE row triggers do not fire for it, AFTER DELETE ones do (measured on PG 15, see
 -- docs/scaling.md). BEFORE UPDATE row triggers fire on the old partition with OLD and NEW, so the
 -- two state triggers run BEFORE here, through functions that return NEW (a BEFORE trigger that
--- returns null skips the row's update). An AFTER DELETE trigger cannot tell a move from a delete:
--- the batch count of a deleted unfinished job is the deleting statement's to do (not built yet).
-CREATE FUNCTION settle_failed_dependency_before() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path FROM CURRENT AS $$
-DECLARE
-  v_woken text[];
-BEGIN
-  WITH settled AS (
-    UPDATE jobs d SET
-      state = CASE
-        WHEN d.dependency_policy = 'cancel' THEN 'cancelled'::job_state
-        WHEN d.waiting_on <= 1 THEN 'available'::job_state ELSE d.state END,
-      cancelled_at = CASE WHEN d.dependency_policy = 'cancel' THEN now() ELSE d.cancelled_at END,
-      waiting_on = CASE WHEN d.dependency_policy = 'cancel' THEN 0 ELSE d.waiting_on - 1 END,
-      scheduled_at = CASE
-        WHEN d.dependency_policy <> 'cancel' AND d.waiting_on <= 1 THEN now() ELSE d.scheduled_at END
-    WHERE d.id = ANY(NEW.dependents) AND d.state = 'scheduled' AND d.waiting_on > 0
-    RETURNING d.queue, d.state
-  )
-  SELECT array_agg(DISTINCT queue) FILTER (WHERE state = 'available') INTO v_woken FROM settled;
-  IF v_woken IS NOT NULL THEN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_jobs', q) FROM unnest(v_woken) AS q;
-  END IF;
-  RETURN NEW;
-END $$;
-
+-- returns null skips the row's update; settle_failed_dependency, since 0011, returns NEW then).
+-- An AFTER DELETE trigger cannot tell a move from a delete: the batch count and the dependents of
+-- a deleted unfinished job are the deleting statement's to do (not built yet).
 CREATE FUNCTION count_batch_outcome_before() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path FROM CURRENT AS $$
@@ -101,7 +77,7 @@ CREATE TRIGGER jobs_settle_failed_dependency
   BEFORE UPDATE OF state ON jobs FOR EACH ROW
   WHEN (NEW.dependents IS NOT NULL AND NEW.state IN ('discarded', 'cancelled')
     AND OLD.state IS DISTINCT FROM NEW.state)
-  EXECUTE FUNCTION settle_failed_dependency_before();
+  EXECUTE FUNCTION settle_failed_dependency();
 CREATE TRIGGER jobs_count_batch_outcome
   BEFORE UPDATE OF state ON jobs FOR EACH ROW
   WHEN (NEW.batch_id IS NOT NULL AND OLD.state IS DISTINCT FROM NEW.state AND NEW.state <> 'completed'

@@ -65,7 +65,9 @@ export class MigrationError extends DocketError {
  * @example
  * ```ts
  * await queue.start().catch(async (e) => {
- *   if (e instanceof NotMigratedError) console.error(e.message); // "… run `docket migrate` …"
+ *   if (!(e instanceof NotMigratedError)) throw e; // its message says: run `docket migrate`
+ *   await queue.migrate();
+ *   await queue.start();
  * });
  * ```
  */

@@ -22,7 +22,7 @@ interface MigrationFile {
 const filePattern = /^(\d{4})_([a-z0-9_]+)\.up\.sql$/;
 
 /** The migrations shipped in the package, or the repository's own when running from source. */
-function migrationsDir(): string {
+export function migrationsDir(): string {
   const candidates = [
     new URL("../../migrations/", import.meta.url),
     new URL("../../../../migrations/", import.meta.url),

@@ -1,19 +1,19 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Sql } from "postgres";
 import { MigrationError } from "../errors.js";
 import { checkIdentifier } from "../validation/identifiers.js";
+import { migrationsDir } from "./migrator.js";
 
-/** The migrations directory, as the package ships it or as the repository holds it. */
+/** A file of docket's migrations directory (see {@link migrationsDir}). */
 function migrationFile(relative: string): string {
-  for (const base of ["../../migrations/", "../../../../migrations/"]) {
-    try {
-      return readFileSync(fileURLToPath(new URL(base + relative, import.meta.url)), "utf8");
-    } catch {
-      // Try the next location.
-    }
+  try {
+    return readFileSync(join(migrationsDir(), relative), "utf8");
+  } catch (error) {
+    throw new MigrationError(`docket's migration file ${relative} is missing from the package`, {
+      cause: error,
+    });
   }
-  throw new MigrationError(`docket's migration file ${relative} is missing from the package`);
 }
 
 /** `flow_claim` as migration 0007 defines it: the layout re-creates it on the new `jobs`. */
@@ -26,7 +26,7 @@ function flowClaimDefinition(): string {
 
 /**
  * Prototype of `partitioned: true` (docs/scaling.md): replaces the empty `jobs` table of a schema
- * migrated through 0010 by the partitioned layout, in one transaction.
+ * migrated to the latest migration by the partitioned layout, in one transaction.
  *
  * @throws MigrationError when the schema's jobs table holds rows (the online path is not built).
  * @example
