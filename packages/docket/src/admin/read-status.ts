@@ -8,7 +8,7 @@ import {
   selectLiveProducers,
   selectQueueFlags,
   selectTables,
-} from "../sql/status.js";
+} from "../sql/observability/status.js";
 import { type JobState, jobStates } from "../types.js";
 import { type Duration, parseDuration } from "../validation/duration.js";
 import { checkIdentifier } from "../validation/identifiers.js";

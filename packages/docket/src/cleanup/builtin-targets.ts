@@ -2,15 +2,15 @@ import { sql } from "kysely";
 import { ConfigError } from "../errors.js";
 import { deleteStaleProducerRows } from "../maintenance/heartbeat.js";
 import { Pruner } from "../maintenance/pruner.js";
+import { run } from "../sql/executor.js";
 import {
   type BatchTable,
   col,
   databaseNow,
   describeTable,
   olderThanCandidates,
-} from "../sql/cleanup.js";
-import { run } from "../sql/executor.js";
-import { type PrunableState, prunableStates } from "../sql/prune-rescue.js";
+} from "../sql/maintenance/cleanup.js";
+import { type PrunableState, prunableStates } from "../sql/maintenance/prune-rescue.js";
 import { type Duration, parseDuration } from "../validation/duration.js";
 import { archiveInBatches, type BatchProgress } from "./cleanup-batches.js";
 import { databaseMaintenanceTarget } from "./database-upkeep.js";

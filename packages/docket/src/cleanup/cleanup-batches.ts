@@ -1,5 +1,6 @@
 import type { RawBuilder } from "kysely";
 import type { Sql } from "postgres";
+import { run } from "../sql/executor.js";
 import {
   type ArchivePeriod,
   archiveCandidates,
@@ -7,8 +8,7 @@ import {
   createArchiveTable,
   deleteCandidates,
   firstCandidatePeriod,
-} from "../sql/cleanup.js";
-import { run } from "../sql/executor.js";
+} from "../sql/maintenance/cleanup.js";
 
 /**
  * The two loops every table strategy ends in: delete candidates in batches, or move them into

@@ -1,11 +1,11 @@
 import { ConfigError } from "../errors.js";
+import { type Executor, run } from "../sql/executor.js";
 import {
   type BatchTable,
   type ColumnInfo,
   describeTable,
   type TableInfoRow,
-} from "../sql/cleanup.js";
-import { type Executor, run } from "../sql/executor.js";
+} from "../sql/maintenance/cleanup.js";
 import { isSystemSchema } from "../validation/identifiers.js";
 import type { CleanupTarget } from "./define-target.js";
 

@@ -3,6 +3,7 @@ import type { Sql } from "postgres";
 import { CleanupLockedError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
+import { run } from "../sql/executor.js";
 import {
   type BatchTable,
   claimCleanupLease,
@@ -13,8 +14,7 @@ import {
   overfullPartitions,
   releaseCleanupLease,
   surplusCandidates,
-} from "../sql/cleanup.js";
-import { run } from "../sql/executor.js";
+} from "../sql/maintenance/cleanup.js";
 import type { JsonValue } from "../types.js";
 import { setLongTimeout } from "../validation/long-timer.js";
 import {

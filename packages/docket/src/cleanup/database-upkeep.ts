@@ -1,5 +1,6 @@
 import type { RawBuilder } from "kysely";
 import type { Sql } from "postgres";
+import { compile, run } from "../sql/executor.js";
 import {
   dropIndexConcurrently,
   existingTables,
@@ -7,8 +8,7 @@ import {
   reindexConcurrently,
   tableIndexes,
   vacuumTable,
-} from "../sql/database-upkeep.js";
-import { compile, run } from "../sql/executor.js";
+} from "../sql/maintenance/database-upkeep.js";
 import type { JsonValue } from "../types.js";
 import type { Duration } from "../validation/duration.js";
 import { type CleanupTarget, defineCleanupTarget } from "./define-target.js";

@@ -8,7 +8,7 @@ import type {
   ParsedLifelineOptions,
   ParsedPrunerOptions,
 } from "../maintenance/maintenance-options.js";
-import type { ArchivePeriod, BatchTable } from "../sql/cleanup.js";
+import type { ArchivePeriod, BatchTable } from "../sql/maintenance/cleanup.js";
 import type { JsonValue } from "../types.js";
 import { cleanupTargetBrand, hasBrand } from "../validation/brand.js";
 import { type Duration, durationMs } from "../validation/duration.js";

@@ -1,14 +1,14 @@
 import type { InsertOptions } from "../insert/insert-options.js";
 import { LeaderService } from "../maintenance/leader-service.js";
 import type { MaintenanceTarget, PluginContext } from "../maintenance/plugin.js";
+import { run } from "../sql/executor.js";
 import {
   claimCronSlot,
   deleteOldCronSlots,
   registerCronEntries,
   selectCronState,
   setCronSlotJob,
-} from "../sql/cron.js";
-import { run } from "../sql/executor.js";
+} from "../sql/maintenance/cron.js";
 import type { Job } from "../types.js";
 import { CronSchedule } from "./cron-expression.js";
 import type { CronInsertion } from "./cron-insertion.js";

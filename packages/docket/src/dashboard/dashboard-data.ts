@@ -1,8 +1,8 @@
 import type { Sql, TransactionSql } from "postgres";
 import * as admin from "../admin/admin.js";
 import { CronSchedule } from "../cron/cron-expression.js";
-import * as statements from "../sql/dashboard.js";
 import { run } from "../sql/executor.js";
+import * as statements from "../sql/observability/dashboard.js";
 import { type Job, type JobState, jobStates } from "../types.js";
 
 /**

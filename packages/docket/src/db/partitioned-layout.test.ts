@@ -6,7 +6,7 @@ import {
   createDayPartitions,
   detachDayPartitions,
   dropDetachedPartition,
-} from "../sql/partitions.js";
+} from "../sql/maintenance/partitions.js";
 import { applyPartitionedLayout } from "./partitioned-layout.js";
 
 const db = useTestDatabase();

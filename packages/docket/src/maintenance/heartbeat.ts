@@ -7,7 +7,7 @@ import {
   type HeartbeatRow,
   heartbeatProducers,
   type ProducerRow,
-} from "../sql/producers.js";
+} from "../sql/maintenance/producers.js";
 import { type LongTimer, setLongInterval } from "../validation/long-timer.js";
 
 /** What a {@link Heartbeat} needs from its node. */

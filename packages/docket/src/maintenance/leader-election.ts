@@ -2,7 +2,11 @@ import type { Sql } from "postgres";
 import type { Listener } from "../db/listen-connection.js";
 import { listenerCheckMs, listenReliably } from "../db/listener.js";
 import { run } from "../sql/executor.js";
-import { claimLeadership, leadershipChannel, releaseLeadership } from "../sql/leaders.js";
+import {
+  claimLeadership,
+  leadershipChannel,
+  releaseLeadership,
+} from "../sql/maintenance/leaders.js";
 import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
 
 /** The lease all docket nodes of one schema compete for. */

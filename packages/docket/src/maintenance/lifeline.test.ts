@@ -4,7 +4,7 @@ import { useTestDatabase } from "../../../../test/support/database.js";
 import { ConfigError } from "../errors.js";
 import { compile, run } from "../sql/executor.js";
 import { type AckRow, ackJobs } from "../sql/jobs.js";
-import { rescueJobs } from "../sql/prune-rescue.js";
+import { rescueJobs } from "../sql/maintenance/prune-rescue.js";
 import { Lifeline } from "./lifeline.js";
 
 const db = useTestDatabase();

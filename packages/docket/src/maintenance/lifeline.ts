@@ -1,5 +1,5 @@
 import { run } from "../sql/executor.js";
-import { rescueJobs } from "../sql/prune-rescue.js";
+import { rescueJobs } from "../sql/maintenance/prune-rescue.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 import { LeaderService } from "./leader-service.js";
 import {

@@ -4,7 +4,7 @@ import { ConfigError } from "../errors.js";
 import type { QueueEvents } from "../events.js";
 import type { Logger } from "../logger.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
-import type { HeartbeatRow } from "../sql/producers.js";
+import type { HeartbeatRow } from "../sql/maintenance/producers.js";
 import { deleteStaleProducerRows, Heartbeat } from "./heartbeat.js";
 import { LeaderElection } from "./leader-election.js";
 import { LeaderLoop } from "./leader-loop.js";

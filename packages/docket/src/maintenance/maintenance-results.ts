@@ -1,4 +1,4 @@
-import type { PrunableState } from "../sql/prune-rescue.js";
+import type { PrunableState } from "../sql/maintenance/prune-rescue.js";
 
 /** Results of the built-in maintenance services' runs, as their events carry them. */
 

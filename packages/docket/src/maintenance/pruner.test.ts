@@ -5,7 +5,7 @@ import { nextEvent } from "../../../../test/support/wait.js";
 import { ConfigError } from "../errors.js";
 import { Queue } from "../queue.js";
 import { compile } from "../sql/executor.js";
-import { pruneJobs } from "../sql/prune-rescue.js";
+import { pruneJobs } from "../sql/maintenance/prune-rescue.js";
 import type { JobState } from "../types.js";
 import { Pruner } from "./pruner.js";
 

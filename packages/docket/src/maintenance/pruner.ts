@@ -1,6 +1,6 @@
 import { isLockTimeout } from "../errors.js";
 import { run } from "../sql/executor.js";
-import { type PrunableState, prunableStates, pruneJobs } from "../sql/prune-rescue.js";
+import { type PrunableState, prunableStates, pruneJobs } from "../sql/maintenance/prune-rescue.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 import { LeaderService } from "./leader-service.js";
 import {

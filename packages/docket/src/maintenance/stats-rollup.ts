@@ -1,5 +1,5 @@
 import { run } from "../sql/executor.js";
-import { deleteOldJobStats, rollupJobStats } from "../sql/job-stats.js";
+import { deleteOldJobStats, rollupJobStats } from "../sql/observability/job-stats.js";
 import { LeaderService } from "./leader-service.js";
 import type { ParsedStatsRollupOptions } from "./maintenance-options.js";
 import type { RollupResult } from "./maintenance-results.js";

@@ -1,7 +1,7 @@
 import type { Sql } from "postgres";
 import type { RunnerHealth } from "../runner/job-runner.js";
 import { run } from "../sql/executor.js";
-import { ping } from "../sql/health.js";
+import { ping } from "../sql/observability/health.js";
 
 /**
  * What `queue.health()` reports: whether the node can reach its database, hears its LISTEN,

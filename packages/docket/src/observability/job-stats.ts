@@ -1,7 +1,7 @@
 import type { Sql } from "postgres";
 import { z } from "zod";
 import { run } from "../sql/executor.js";
-import { readJobStats } from "../sql/job-stats.js";
+import { readJobStats } from "../sql/observability/job-stats.js";
 import { type Duration, durationMs } from "../validation/duration.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 

@@ -7,7 +7,7 @@ import { storedFlow } from "../flow/flow-options.js";
 import { storeConfiguredFlows } from "../flow/flow-store.js";
 import type { ParsedQueueOptions } from "../queue-options.js";
 import { insertChannel } from "../sql/jobs.js";
-import type { HeartbeatRow } from "../sql/producers.js";
+import type { HeartbeatRow } from "../sql/maintenance/producers.js";
 import type { AnyWorker } from "../workers/define-worker.js";
 import { Acker } from "./acker.js";
 import { Producer, type ProducerOptions } from "./producer.js";

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
-import type { JobState } from "../types.js";
-import { stateLiterals } from "./admin.js";
+import type { JobState } from "../../types.js";
+import { stateLiterals } from "../admin.js";
 
 /**
  * Read-only statements of the dashboard. Each is cheap on a table of millions of jobs: counts

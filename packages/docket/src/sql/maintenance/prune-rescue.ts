@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from "kysely";
-import type { JobState } from "../types.js";
-import { insertChannel } from "./jobs.js";
+import type { JobState } from "../../types.js";
+import { insertChannel } from "../jobs.js";
 
 /**
  * The statements of the pruner and the lifeline on the `jobs` table. Each touches at most one

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { JobState } from "../types.js";
+import type { JobState } from "../../types.js";
 
 /**
  * Read-only statements behind `docket status`. They span several tables, some of which older
