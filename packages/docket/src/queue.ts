@@ -21,23 +21,20 @@ import { openListener, openPool } from "./db/connection-options.js";
 import type { Listener } from "./db/listen-connection.js";
 import { type MigrationStatus, Migrator } from "./db/migrator.js";
 import { sessionParameters } from "./db/session-options.js";
-import type { Transaction } from "./db/transaction-adapters.js";
 import {
   ConfigError,
   errorCode,
   explainPoolerError,
   explainUndefinedTable,
-  InsertError,
   NotMigratedError,
   QueueStateError,
 } from "./errors.js";
 import { QueueEventEmitter, type QueueEvents } from "./events.js";
 import type { FlowOptions, ParsedFlowOptions } from "./flow/flow-options.js";
 import { type FlowContext, readQueueLimits, setQueueLimits } from "./flow/flow-store.js";
-import { Batch, type BatchOptions, resolveCallback } from "./insert/batch.js";
-import { insertSteps, type PendingStep } from "./insert/graph-insert.js";
-import { insertJobsOf } from "./insert/insert-jobs.js";
-import { type InsertOptions, parseInsertOptions } from "./insert/insert-options.js";
+import { Batch, type BatchOptions } from "./insert/batch.js";
+import type { InsertOptions } from "./insert/insert-options.js";
+import { batchOf, type InsertHost, insertGraph, insertMany } from "./insert/queue-inserts.js";
 import { Workflow } from "./insert/workflow.js";
 import { type Instrumentation, type QueueInternals, queueInternals } from "./internals.js";
 import { type Logger, silentLogger } from "./logger.js";
@@ -51,7 +48,6 @@ import { type ParsedQueueOptions, parseQueueOptions, type QueueOptions } from ".
 import { JobRunner } from "./runner/job-runner.js";
 import type { Producer } from "./runner/producer.js";
 import { parseStopOptions, type StopOptions } from "./runner/stop-options.js";
-import type { GraphBatch } from "./sql/workflows.js";
 import type { Job } from "./types.js";
 import { parseDuration } from "./validation/duration.js";
 import type { AnyWorker, Worker } from "./workers/define-worker.js";
@@ -85,6 +81,8 @@ export class Queue extends QueueEventEmitter {
   readonly #maintenance: Maintenance;
   readonly #cleanup: CleanupRegistry;
   readonly #progressEvents: ProgressEvents;
+  /** What the inserts of insert/queue-inserts.ts need of this queue. */
+  readonly #inserts: InsertHost;
 
   constructor(options: QueueOptions) {
     super();
@@ -109,6 +107,19 @@ export class Queue extends QueueEventEmitter {
     this.#ownsSql = pool.owned;
     this.#sql = pool.sql;
     this.#listener = openListener(listen, connection, pool.sql);
+    const { schema, testing, maxArgsBytes } = this.options;
+    this.#inserts = {
+      checkOpen: (what) => {
+        if (this.#state === "stopped" && this.#ownsSql)
+          throw new QueueStateError(`${what} after stop()`);
+      },
+      settle: () => (testing === "inline" ? Promise.resolve() : this.#settle()),
+      context: { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers },
+      instrumentation: this.#instrumentation,
+      explain: (error, call) => this.#explain(error, call),
+      announces: () => this.#listens("jobs:insert"),
+      announce: (group) => this.#emitAny("jobs:insert", group),
+    };
     this.#maintenance = new Maintenance({
       executor: this.#sql,
       listener: this.#listener,
@@ -353,40 +364,14 @@ export class Queue extends QueueEventEmitter {
   }
 
   /** Inserts many jobs of one worker in one statement per few thousand jobs, all or none. */
-  async insertMany<Args = Record<string, unknown>, Input = Args>(
+  insertMany<Args = Record<string, unknown>, Input = Args>(
     worker: Worker<Args, Input> | CleanupTarget | string,
     argsList: readonly NoInfer<Input>[],
     options?: InsertOptions,
   ): Promise<Job<Args>[]> {
-    if (this.#state === "stopped" && this.#ownsSql)
-      throw new QueueStateError("insert after stop()");
-    if (!Array.isArray(argsList)) throw new InsertError("insertMany: args must be an array");
-    if (this.options.testing !== "inline") await this.#settle(); // inline never connects
-    const { schema, testing, maxArgsBytes } = this.options;
-    const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
-    const insert = (meta: Record<string, unknown> | undefined) =>
-      insertJobsOf(
-        context,
-        worker,
-        argsList,
-        meta === options?.meta ? options : { ...options, meta },
-      );
-    const wrap = this.#instrumentation.insert;
-    const call = wrap
-      ? wrap({ count: argsList.length, meta: options?.meta }, insert)
-      : insert(options?.meta);
-    const jobs = (await call.catch((error: unknown) => {
-      throw this.#explain(error, "insert");
-    })) as Job<Args>[];
-    const first = jobs[0];
-    if (first && this.#listens("jobs:insert")) {
-      this.#emitAny("jobs:insert", {
-        queue: first.queue,
-        worker: first.worker,
-        count: jobs.length,
-      });
-    }
-    return jobs;
+    return insertMany(this.#inserts, worker as AnyWorker, argsList, options) as Promise<
+      Job<Args>[]
+    >;
   }
 
   /**
@@ -406,9 +391,9 @@ export class Queue extends QueueEventEmitter {
   ): Workflow {
     return new Workflow(async (steps, tx) => {
       const batch = options
-        ? await this.#batchOf(options as unknown as BatchOptions<never, never>)
+        ? await batchOf(this.#inserts, options as unknown as BatchOptions<never, never>)
         : null;
-      return (await this.#insertSteps(steps, batch, tx, "workflow")).jobs;
+      return (await insertGraph(this.#inserts, steps, batch, tx, "workflow")).jobs;
     });
   }
 
@@ -428,64 +413,9 @@ export class Queue extends QueueEventEmitter {
   batch<Args = Record<string, unknown>, Input = Args>(options: BatchOptions<Args, Input>): Batch {
     return new Batch(
       async (steps, batchOptions, tx) =>
-        this.#insertSteps(steps, await this.#batchOf(batchOptions), tx, "batch"),
+        insertGraph(this.#inserts, steps, await batchOf(this.#inserts, batchOptions), tx, "batch"),
       options as unknown as BatchOptions<never, never>,
     );
-  }
-
-  #batchOf(options: BatchOptions<never, never>): Promise<GraphBatch> {
-    return resolveCallback(
-      { workers: this.#workers, maxArgsBytes: this.options.maxArgsBytes },
-      options,
-    );
-  }
-
-  /** Inserts the jobs of a workflow or batch (see insert/graph-insert.ts). */
-  async #insertSteps(
-    steps: PendingStep[],
-    batch: GraphBatch | null,
-    tx: Transaction | undefined,
-    what: string,
-  ): Promise<{ jobs: Job[]; batchId: string | null }> {
-    if (this.#state === "stopped" && this.#ownsSql)
-      throw new QueueStateError(`${what} insert after stop()`);
-    // The transaction is checked as insert checks it.
-    const executor = tx === undefined ? undefined : parseInsertOptions({ tx }).tx;
-    if (this.options.testing !== "inline") await this.#settle();
-    const { schema, testing, maxArgsBytes } = this.options;
-    const context = { sql: this.#sql, schema, testing, maxArgsBytes, workers: this.#workers };
-    let batchId: string | null = null;
-    const insert = async (meta: Record<string, unknown> | undefined) => {
-      // A tracer's meta (its traceparent) goes into every step's, beside the step's own.
-      const traced = meta
-        ? steps.map((step) => ({
-            ...step,
-            options: { ...step.options, meta: { ...step.options?.meta, ...meta } },
-          }))
-        : steps;
-      const result = await insertSteps(context, traced, batch, executor, what);
-      batchId = result.batchId;
-      return result.jobs;
-    };
-    const wrap = this.#instrumentation.insert;
-    const call = wrap ? wrap({ count: steps.length, meta: undefined }, insert) : insert(undefined);
-    const inserted = {
-      jobs: await call.catch((error: unknown) => {
-        throw this.#explain(error, what);
-      }),
-      batchId: batchId as string | null,
-    };
-    if (this.#listens("jobs:insert")) {
-      const groups = new Map<string, { queue: string; worker: string; count: number }>();
-      for (const job of inserted.jobs) {
-        const key = `${job.queue}\u0000${job.worker}`;
-        const group = groups.get(key) ?? { queue: job.queue, worker: job.worker, count: 0 };
-        group.count++;
-        groups.set(key, group);
-      }
-      for (const group of groups.values()) this.#emitAny("jobs:insert", group);
-    }
-    return inserted;
   }
 
   /**
