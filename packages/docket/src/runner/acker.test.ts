@@ -5,7 +5,7 @@ import { waitFor } from "../../../../test/support/wait.js";
 import { TextExecutor } from "../sql/executor.js";
 import type { AckRow } from "../sql/jobs.js";
 import type { JobState } from "../types.js";
-import { Acker } from "./acker.js";
+import { Acker, type AckerOptions } from "./acker.js";
 
 const db = useTestDatabase();
 
@@ -17,6 +17,22 @@ async function executing(count: number, node = "n1"): Promise<string[]> {
     FROM generate_series(1, ${count})
     RETURNING id::text`;
   return rows.map((r) => r.id);
+}
+
+/** An acker of node n1 on docket's schema; errors are thrown unless `onError` is given. */
+function makeAcker(options: Partial<AckerOptions> = {}): Acker {
+  return new Acker({
+    executor: db.sql,
+    schema: "docket",
+    node: "n1",
+    intervalMs: 1_000,
+    batchSize: 100,
+    answerWithinMs: 10_000,
+    onError: (error) => {
+      throw error;
+    },
+    ...options,
+  });
 }
 
 /** A plain completion of attempt 1. */
@@ -48,17 +64,7 @@ describe("Acker", () => {
       // Not this node's attempt: left alone, reported as not stored.
       ["foreign", completion(foreign as string)],
     ];
-    const acker = new Acker({
-      executor: db.sql,
-      schema: "docket",
-      node: "n1",
-      intervalMs: 1_000,
-      batchSize: 100,
-      answerWithinMs: 10_000,
-      onError: (error) => {
-        throw error;
-      },
-    });
+    const acker = makeAcker();
     const reported = new Map<string, JobState | null>();
     for (const [name, ackRow] of outcomes) acker.push(ackRow, (state) => reported.set(name, state));
     await acker.flush();
@@ -114,17 +120,7 @@ describe("Acker", () => {
   test("an ack of an earlier attempt is refused: the job of a later attempt is left alone", async () => {
     const [id] = await executing(1);
     await db.sql`UPDATE docket.jobs SET attempt = 2 WHERE id = ${id as string}`;
-    const acker = new Acker({
-      executor: db.sql,
-      schema: "docket",
-      node: "n1",
-      intervalMs: 1_000,
-      batchSize: 100,
-      answerWithinMs: 10_000,
-      onError: (error) => {
-        throw error;
-      },
-    });
+    const acker = makeAcker();
     let reported: JobState | null | undefined;
     acker.push(completion(id as string), (state) => {
       reported = state;
@@ -143,15 +139,7 @@ describe("Acker", () => {
       connection: { application_name: "acker-retry" },
     });
     const errors: unknown[] = [];
-    const acker = new Acker({
-      executor: pool,
-      schema: "docket",
-      node: "n1",
-      intervalMs: 1_000,
-      batchSize: 100,
-      answerWithinMs: 10_000,
-      onError: (error) => errors.push(error),
-    });
+    const acker = makeAcker({ executor: pool, onError: (error) => errors.push(error) });
     const blocker = await db.sql.reserve();
     try {
       // The row is locked, so the acker's UPDATE waits; its backend is then terminated.
@@ -193,17 +181,7 @@ describe("Acker", () => {
       statements.push(idArrays[0]?.length ?? 0);
       return db.sql.unsafe(text, values as never[], { prepare: true });
     });
-    const acker = new Acker({
-      executor: counted,
-      schema: "docket",
-      node: "n1",
-      intervalMs: 1_000,
-      batchSize: 10,
-      answerWithinMs: 10_000,
-      onError: (error) => {
-        throw error;
-      },
-    });
+    const acker = makeAcker({ executor: counted, batchSize: 10 });
     const reported: (JobState | null)[] = [];
     for (const id of ids) acker.push(completion(id), (state) => reported.push(state));
     await acker.flush();
@@ -216,17 +194,7 @@ describe("Acker", () => {
 
   test("backlogged once two batches wait behind the one being stored, not before; clear once stored", async () => {
     const ids = await executing(5);
-    const acker = new Acker({
-      executor: db.sql,
-      schema: "docket",
-      node: "n1",
-      intervalMs: 0,
-      batchSize: 2,
-      answerWithinMs: 10_000,
-      onError: (error) => {
-        throw error;
-      },
-    });
+    const acker = makeAcker({ intervalMs: 0, batchSize: 2 });
     const blocker = await db.sql.reserve();
     try {
       // The first batch waits on this row lock: the database is slow, outcomes pile up.
