@@ -7,6 +7,7 @@ import { basename } from "node:path";
 import postgres, { type Sql } from "postgres";
 import { afterAll, beforeAll, inject, type RunnerTask } from "vitest";
 import { withDatabase } from "../setup/provided-context.js";
+import { waitFor } from "./wait.js";
 
 /** A database of one's own for the tests of a file. */
 export interface TestDatabase {
@@ -137,4 +138,31 @@ function redacted(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = "***";
   return parsed.toString();
+}
+
+/**
+ * Waits until a backend of the test's database (of `applicationName` when given) waits on a
+ * lock, and returns the waiting backends' pids: how a test knows docket's statement is blocked
+ * on the lock it holds. Only this file's database counts: other files run beside it.
+ *
+ * @example
+ * ```ts
+ * const [pid] = await lockWaiters(db, "docket", "the fetch to wait on the lock");
+ * ```
+ */
+export function lockWaiters(
+  db: TestDatabase,
+  applicationName: string | null,
+  what: string,
+): Promise<number[]> {
+  return waitFor(
+    async () => {
+      const rows = await db.sql<{ pid: number }[]>`
+        SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'
+          AND (${applicationName}::text IS NULL OR application_name = ${applicationName})`;
+      return rows.length > 0 && rows.map((row) => row.pid);
+    },
+    { what },
+  );
 }

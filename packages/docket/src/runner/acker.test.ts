@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import { describe, expect, test } from "vitest";
-import { useTestDatabase } from "../../../../test/support/database.js";
+import { lockWaiters, useTestDatabase } from "../../../../test/support/database.js";
 import { waitFor } from "../../../../test/support/wait.js";
 import { TextExecutor } from "../sql/executor.js";
 import type { AckRow } from "../sql/jobs.js";
@@ -150,15 +150,8 @@ describe("Acker", () => {
         reported = state;
       });
       const flushed = acker.flush();
-      const [waiting] = await waitFor(
-        () =>
-          db.sql<{ pid: number }[]>`
-            SELECT pid FROM pg_stat_activity
-            WHERE datname = current_database() AND application_name = 'acker-retry'
-              AND wait_event_type = 'Lock'`.then((rows) => rows.length > 0 && rows),
-        { what: "the ack to wait on the row lock" },
-      );
-      await db.sql`SELECT pg_terminate_backend(${(waiting as { pid: number }).pid})`;
+      const [waiting] = await lockWaiters(db, "acker-retry", "the ack to wait on the row lock");
+      await db.sql`SELECT pg_terminate_backend(${waiting as number})`;
       await waitFor(() => errors.length > 0, { what: "the acker to see the error" });
       await blocker`COMMIT`;
       await flushed;
@@ -203,15 +196,7 @@ describe("Acker", () => {
       const done = (_state: JobState | null) => {};
       acker.push(completion(ids[0] as string), done);
       acker.push(completion(ids[1] as string), done); // a full batch: sent at once
-      await waitFor(
-        () =>
-          db.sql`
-            SELECT 1 FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'`.then(
-            (rows) => rows.length > 0,
-          ),
-        { what: "the first batch to wait on the row lock" },
-      );
+      await lockWaiters(db, null, "the first batch to wait on the row lock");
       expect(acker.size).toBe(0);
       for (const id of ids.slice(2)) acker.push(completion(id), done);
       expect(acker.size).toBe(3);

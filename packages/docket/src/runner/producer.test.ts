@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { useTestDatabase } from "../../../../test/support/database.js";
+import { lockWaiters, useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
 import { nextEvent, waitFor } from "../../../../test/support/wait.js";
 import { defineWorker } from "../index.js";
@@ -171,16 +171,9 @@ test("after a failed fetch the producer fetches again once its back-off ends, no
     await blocker`BEGIN`;
     await blocker`LOCK TABLE docket.jobs IN ACCESS EXCLUSIVE MODE`;
     await queue.start();
-    const [waiting] = await waitFor(
-      () =>
-        db.sql<{ pid: number }[]>`
-          SELECT pid FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'docket'
-            AND wait_event_type = 'Lock'`.then((rows) => rows.length > 0 && rows),
-      { what: "the fetch to wait on the lock" },
-    );
+    const [waiting] = await lockWaiters(db, "docket", "the fetch to wait on the lock");
     const failed = nextEvent(queue, "queue:error", ({ source }) => source === "producer:backoff");
-    await db.sql`SELECT pg_terminate_backend(${(waiting as { pid: number }).pid})`;
+    await db.sql`SELECT pg_terminate_backend(${waiting as number})`;
     await failed;
     // Inserted (and notified) during the back-off, when a wake-up asks for no fetch.
     await blocker`COMMIT`;
@@ -223,14 +216,7 @@ test("while outcomes pile up unstored the producer claims nothing, and resumes o
       Array.from({ length: 20 }, () => ({})),
     );
     open();
-    await waitFor(
-      () =>
-        db.sql`
-          SELECT 1 FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'docket'
-            AND wait_event_type = 'Lock'`.then((rows) => rows.length > 0),
-      { what: "the lead job's ack to wait on the row lock" },
-    );
+    await lockWaiters(db, "docket", "the lead job's ack to wait on the row lock");
     // Two fast jobs ran and their outcomes wait behind the lead's: then claiming stops.
     const available = () => inState("throttled.fast", "available");
     await reaches(available, 18, () => true, "two fast jobs claimed, 18 left");
