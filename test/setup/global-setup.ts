@@ -16,6 +16,7 @@ import postgres from "postgres";
 import type { TestProject } from "vitest/node";
 import { Migrator } from "../../packages/docket/src/db/migrator.js";
 import { fastFlags, startEmbeddedServer } from "../support/embedded-server.js";
+import { partitionedSuite } from "../support/partitioned-suite.js";
 import { type TestServer, withDatabase } from "./provided-context.js";
 
 /** Overridable so that a nested run (test/red-run.test.ts) cannot clash with the outer one. */
@@ -41,7 +42,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const provided: TestServer = { adminUrl: server.adminUrl, template: templateName };
   project.provide("docketTestServer", provided);
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-  console.log(`[docket tests] PostgreSQL from ${server.source}, template ready in ${seconds}s`);
+  console.log(
+    `[docket tests] PostgreSQL from ${server.source}, ${partitionedSuite() ? "partitioned " : ""}template ready in ${seconds}s`,
+  );
 
   return async () => {
     // A server of our own disappears with everything in it; on a provided one, tidy up.
@@ -209,7 +212,10 @@ async function createTemplate(adminUrl: string, name: string): Promise<void> {
   // Every connection to the template must be closed before anything can clone it.
   const sql = postgres(withDatabase(adminUrl, name), { max: 1, onnotice: () => {} });
   try {
-    await new Migrator(sql, "docket").up();
+    const migrator = new Migrator(sql, "docket");
+    await migrator.up();
+    // DOCKET_TEST_PARTITIONED=1: the whole suite again on the partitioned layout (.ci/run).
+    if (partitionedSuite()) await migrator.partition();
   } finally {
     await sql.end();
   }

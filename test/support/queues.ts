@@ -1,6 +1,7 @@
 import { afterEach } from "vitest";
 import { Queue, type QueueOptions } from "../../packages/docket/src/index.js";
 import type { TestDatabase } from "./database.js";
+import { partitionedSuite } from "./partitioned-suite.js";
 
 /**
  * Makes queues on a test database with settings that suit tests (small pools, fast staging)
@@ -26,6 +27,7 @@ export function queueFactory(db: TestDatabase) {
       poolSize: 3,
       stageInterval: 0.05,
       pollInterval: 0.2,
+      partitioned: partitionedSuite(),
       ...options,
     });
     made.push(queue);

@@ -48,7 +48,13 @@ export { CronSchedule } from "./cron/cron-expression.js";
 export type { CronInsertion } from "./cron/cron-insertion.js";
 export type { CronEntryOptions } from "./cron/cron-options.js";
 export type { DashboardAction } from "./dashboard/dashboard-action.js";
-export { type MigrationStatus, Migrator } from "./db/migrator.js";
+export {
+  type MigrationStatus,
+  Migrator,
+  type MigratorOptions,
+  type PartitionReport,
+} from "./db/migrator.js";
+export type { JobsLayout } from "./db/partitioned-layout.js";
 export type {
   DrizzleTransaction,
   KnexTransaction,

@@ -80,6 +80,11 @@ export const queueOptionsSchema = z
     /** Where LISTEN runs: true (own session connection), false (poll only), or a direct URL/sql. */
     listen: listenOptionSchema,
     schema: identifier.default("docket"),
+    /**
+     * Partitioned jobs table (docs/scaling.md), chosen at migrate time: `migrate()` builds it,
+     * online when jobs exist; `start()` refuses a plain table while this is true.
+     */
+    partitioned: z.boolean().default(false),
     node: z
       .string()
       .min(1)

@@ -216,12 +216,21 @@ export class Queue extends QueueEventEmitter {
     return this.#maintenance.plugins;
   }
 
-  /** Applies pending migrations. Safe to call from many processes at once. */
+  /**
+   * Applies pending migrations and, with `partitioned: true`, the partitioned layout (online:
+   * finished jobs move over in batches before this resolves, docs/scaling.md). Safe to call
+   * from many processes at once.
+   */
   async migrate(): Promise<MigrationStatus[]> {
     await this.#settle();
-    return new Migrator(this.#sql, this.schema).up().catch((error: unknown) => {
+    const migrator = new Migrator(this.#sql, this.schema);
+    try {
+      const applied = await migrator.up();
+      if (this.options.partitioned) await migrator.partition();
+      return applied;
+    } catch (error) {
       throw explainPoolerError(error);
-    });
+    }
   }
 
   /**
@@ -303,8 +312,17 @@ export class Queue extends QueueEventEmitter {
 
   /** Refuses to start on a schema missing any of this docket's migrations. */
   async #checkMigrated(): Promise<void> {
-    const pending = (await new Migrator(this.#sql, this.schema).status()).filter((m) => !m.applied);
-    if (pending.length === 0) return;
+    const migrator = new Migrator(this.#sql, this.schema);
+    const pending = (await migrator.status()).filter((m) => !m.applied);
+    if (pending.length === 0) {
+      if (this.options.partitioned && (await migrator.layout()) !== "partitioned") {
+        throw new NotMigratedError(
+          this.schema,
+          "are not partitioned while partitioned is true (the --partitioned flag of docket migrate)",
+        );
+      }
+      return;
+    }
     const names = pending.map((m) => `${String(m.version).padStart(4, "0")}_${m.name}`);
     throw new NotMigratedError(
       this.schema,

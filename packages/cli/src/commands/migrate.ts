@@ -14,6 +14,7 @@ interface MigrateOptions extends CommonOptions {
   status?: boolean;
   down?: number;
   sql?: boolean;
+  partitioned?: boolean;
 }
 
 function positiveInteger(value: string): number {
@@ -33,7 +34,11 @@ export function registerMigrate(program: Command): void {
       .description("apply pending migrations (safe to run from many processes at once)")
       .option("--status", "list every migration as applied or pending, change nothing")
       .option("--down <n>", "revert the last N applied migrations", positiveInteger)
-      .option("--sql", "print the SQL of the pending migrations for review, change nothing"),
+      .option("--sql", "print the SQL of the pending migrations for review, change nothing")
+      .option(
+        "--partitioned",
+        "then partition the jobs table by state and day, online (also partitioned = true in docket.toml)",
+      ),
   )
     .addHelpText(
       "after",
@@ -42,7 +47,8 @@ Examples:
   $ docket migrate                       apply what is pending
   $ docket migrate --status --json       applied / pending, as JSON
   $ docket migrate --down 1              revert the newest migration
-  $ docket migrate --sql > pending.sql   the SQL a DBA would review (or apply with psql)`,
+  $ docket migrate --sql > pending.sql   the SQL a DBA would review (or apply with psql)
+  $ docket migrate --partitioned         apply, then partition jobs (docs/scaling.md)`,
     )
     .action(async (options: MigrateOptions) => {
       if (options.status && options.down !== undefined) {
@@ -57,6 +63,12 @@ Examples:
       }
       const { output, config } = await commandContext(options);
       const schema = schemaOf(config);
+      const partitioned = options.partitioned ?? config.options.partitioned === true;
+      if (options.partitioned && (options.sql || options.status || options.down !== undefined)) {
+        throw new CliError("--partitioned only goes with a plain docket migrate", {
+          exitCode: exitCodes.usage,
+        });
+      }
       await withDatabase(config, async (sql) => {
         const migrator = new Migrator(sql, schema);
         if (options.sql) {
@@ -83,11 +95,21 @@ Examples:
           );
         } else {
           const applied = await migrator.up();
-          output.result({ schema, applied: applied.map(plain) }, () =>
-            applied.length === 0
+          const partition = partitioned ? await migrator.partition() : null;
+          const layout = await migrator.layout();
+          output.result({ schema, applied: applied.map(plain), layout, partition }, () => [
+            ...(applied.length === 0 && !partition?.swapped && !partition?.finishedMoved
               ? [`schema ${schema} is up to date`]
-              : applied.map((m) => `applied ${label(m)} to schema ${schema}`),
-          );
+              : applied.map((m) => `applied ${label(m)} to schema ${schema}`)),
+            ...(partition?.swapped
+              ? [
+                  `partitioned the jobs table of schema ${schema}: ${partition.liveMoved} live job(s) moved`,
+                ]
+              : []),
+            ...(partition?.finishedMoved
+              ? [`moved ${partition.finishedMoved} finished job(s) into the partitioned table`]
+              : []),
+          ]);
         }
       });
     });

@@ -11,6 +11,7 @@ import { ConfigError } from "../errors.js";
  * | `DOCKET_SCHEMA`             | `schema`                     |
  * | `DOCKET_QUEUES`             | `queues` (`default:10,mailers:5`, replaces the file's) |
  * | `DOCKET_NODE`               | `node`                       |
+ * | `DOCKET_PARTITIONED`        | `partitioned` (`true`/`false`, `1`/`0`) |
  * | `CLEANUP_<TARGET>_CRON`     | `cleanup.<Target>.schedule`  |
  * | `CLEANUP_<TARGET>_TIMEOUT`  | `cleanup.<Target>.timeout`   |
  */
@@ -109,6 +110,16 @@ export function environmentLayer(
   if (schema !== undefined) set(["schema"], schema, "DOCKET_SCHEMA");
   const node = read("DOCKET_NODE");
   if (node !== undefined) set(["node"], node, "DOCKET_NODE");
+  const partitioned = read("DOCKET_PARTITIONED");
+  if (partitioned !== undefined) {
+    const flag = { true: true, "1": true, false: false, "0": false }[partitioned.toLowerCase()];
+    if (flag === undefined) {
+      throw new ConfigError(
+        `DOCKET_PARTITIONED: expected true, false, 1 or 0, got ${JSON.stringify(partitioned)}`,
+      );
+    }
+    set(["partitioned"], flag, "DOCKET_PARTITIONED");
+  }
   const queues = read("DOCKET_QUEUES");
   if (queues !== undefined) set(["queues"], parseQueuesVariable(queues), "DOCKET_QUEUES");
 

@@ -1,8 +1,18 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Sql, TransactionSql } from "postgres";
 import { MigrationError } from "../errors.js";
 import { checkIdentifier } from "../validation/identifiers.js";
+import { migrationsDir } from "./migrations-dir.js";
+import {
+  type JobsLayout,
+  legacyFirstDay,
+  legacyRowsLeft,
+  moveLegacyBatch,
+  readLayout,
+  swapInPartitionedTable,
+} from "./partitioned-layout.js";
+
+export { migrationsDir };
 
 /** One migration and whether it is applied in a schema. */
 export interface MigrationStatus {
@@ -21,19 +31,6 @@ interface MigrationFile {
 
 const filePattern = /^(\d{4})_([a-z0-9_]+)\.up\.sql$/;
 
-/** The migrations shipped in the package, or the repository's own when running from source. */
-export function migrationsDir(): string {
-  const candidates = [
-    new URL("../../migrations/", import.meta.url),
-    new URL("../../../../migrations/", import.meta.url),
-  ];
-  for (const candidate of candidates) {
-    const path = fileURLToPath(candidate);
-    if (existsSync(path)) return path;
-  }
-  throw new MigrationError("docket's migrations directory is missing from the installed package");
-}
-
 function loadMigrations(dir: string): MigrationFile[] {
   const files: MigrationFile[] = [];
   for (const entry of readdirSync(dir).sort()) {
@@ -48,6 +45,22 @@ function loadMigrations(dir: string): MigrationFile[] {
     });
   }
   return files;
+}
+
+/** Options of a {@link Migrator}. */
+export interface MigratorOptions {
+  /** A directory of migrations other than docket's own (tests). */
+  dir?: string;
+}
+
+/** What {@link Migrator.partition} did. */
+export interface PartitionReport {
+  /** Whether this call replaced the plain table (false: it was partitioned already). */
+  swapped: boolean;
+  /** Live jobs moved in the swap's transaction. */
+  liveMoved: number;
+  /** Finished jobs moved afterwards, in batches. */
+  finishedMoved: number;
 }
 
 /**
@@ -67,12 +80,11 @@ export class Migrator {
   readonly #lockKey: string;
   #files: MigrationFile[] | undefined;
 
-  constructor(
-    sql: Sql,
-    schema: string,
-    private readonly dir?: string,
-  ) {
+  private readonly dir: string | undefined;
+
+  constructor(sql: Sql, schema: string, options: MigratorOptions = {}) {
     this.#sql = sql;
+    this.dir = options.dir;
     this.#schema = checkIdentifier(schema, "schema");
     this.#lockKey = `docket.migrate:${schema}`;
   }
@@ -110,6 +122,11 @@ export class Migrator {
   async down(steps = 1): Promise<MigrationStatus[]> {
     if (!Number.isInteger(steps) || steps < 1) {
       throw new MigrationError(`down steps must be a positive integer, got ${String(steps)}`);
+    }
+    if ((await this.layout()) === "partitioned") {
+      throw new MigrationError(
+        `schema "${this.#schema}" has a partitioned jobs table: its migrations cannot be reverted (docs/scaling.md)`,
+      );
     }
     await this.#prepare();
     const reverted: MigrationStatus[] = [];
@@ -149,6 +166,64 @@ export class Migrator {
       applied: applied.has(file.version),
       appliedAt: applied.get(file.version) ?? null,
     }));
+  }
+
+  /** How the schema stores its jobs, or null when it has no jobs table yet. */
+  layout(): Promise<JobsLayout | null> {
+    return readLayout(this.#sql, this.#schema);
+  }
+
+  /**
+   * Turns the plain jobs table into the partitioned layout (docs/scaling.md), online: one short
+   * transaction moves the live jobs and swaps the tables, then finished jobs move over in batches
+   * of `batchSize` (one transaction each) while nodes go on working. Resumes an interrupted
+   * move; does nothing on a schema that is partitioned and fully moved. Run {@link up} first.
+   *
+   * @throws MigrationError when migrations are pending or `batchSize` is not 1 to 100,000.
+   */
+  async partition(options: { batchSize?: number } = {}): Promise<PartitionReport> {
+    const batchSize = options.batchSize ?? 10_000;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
+      throw new MigrationError(
+        `partition batchSize must be an integer from 1 to 100000, got ${String(batchSize)}`,
+      );
+    }
+    const pending = (await this.status()).filter((m) => !m.applied);
+    if (pending.length > 0) {
+      throw new MigrationError(
+        `schema "${this.#schema}" has ${pending.length} pending migration(s): apply them (up) before partitioning`,
+      );
+    }
+    const report: PartitionReport = { swapped: false, liveMoved: 0, finishedMoved: 0 };
+    if ((await this.layout()) === "plain") {
+      const live = await this.#inLock(async (tx) =>
+        (await readLayout(tx, this.#schema)) === "plain" ? swapInPartitionedTable(tx) : null,
+      );
+      if (live !== null) Object.assign(report, { swapped: true, liveMoved: live });
+    }
+    if (!(await legacyRowsLeft(this.#sql, this.#schema))) return report;
+    // Day partitions for the days the finished jobs span, each in a transaction of its own.
+    const first = await this.#inLock((tx) => legacyFirstDay(tx));
+    if (first !== null) {
+      const missing = await this.#inLock(
+        (tx) => tx<{ state: string; day: string }[]>`
+          SELECT state::text, day::text FROM jobs_missing_day_partitions(${first}::date,
+            ((now() AT TIME ZONE 'UTC')::date - ${first}::date) + 3)`,
+      );
+      for (const { state, day } of missing) {
+        await this.#inLock(
+          (tx) => tx`SELECT jobs_create_day_partition(${state}::job_state, ${day}::date)`,
+        );
+      }
+    }
+    for (;;) {
+      const moved = await this.#inLock(async (tx) =>
+        (await legacyRowsLeft(tx, this.#schema)) ? moveLegacyBatch(tx, batchSize) : 0,
+      );
+      report.finishedMoved += moved;
+      if (moved === 0) break;
+    }
+    return report;
   }
 
   #describe(file: MigrationFile): Pick<MigrationStatus, "version" | "name"> {

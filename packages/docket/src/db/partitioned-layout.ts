@@ -1,9 +1,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Sql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import { MigrationError } from "../errors.js";
 import { checkIdentifier } from "../validation/identifiers.js";
-import { migrationsDir } from "./migrator.js";
+import { migrationsDir } from "./migrations-dir.js";
+
+/**
+ * How a schema stores its jobs: one plain table, or the partitioned layout of
+ * `partitioned: true` (live states in one partition, finished states by day; docs/scaling.md).
+ */
+export type JobsLayout = "plain" | "partitioned";
 
 /** A file of docket's migrations directory (see {@link migrationsDir}). */
 function migrationFile(relative: string): string {
@@ -25,25 +31,119 @@ function flowClaimDefinition(): string {
 }
 
 /**
- * Prototype of `partitioned: true` (docs/scaling.md): replaces the empty `jobs` table of a schema
- * migrated to the latest migration by the partitioned layout, in one transaction.
+ * The layout of `schema`'s jobs table, or null when the schema has none (not migrated).
+ * A partitioned table whose plain predecessor still holds rows (an online move under way or
+ * interrupted) counts as partitioned; {@link legacyRowsLeft} tells whether rows remain.
+ */
+export async function readLayout(
+  sql: Sql | TransactionSql,
+  schema: string,
+): Promise<JobsLayout | null> {
+  const [row] = await sql<{ kind: string | null }[]>`
+    SELECT c.relkind::text AS kind FROM pg_class c
+    WHERE c.oid = to_regclass(quote_ident(${schema}::text) || '.jobs')`;
+  if (!row?.kind) return null;
+  return row.kind === "p" ? "partitioned" : "plain";
+}
+
+/** Whether `jobs_legacy`, the plain table an online move empties, still exists. */
+export async function legacyRowsLeft(sql: Sql | TransactionSql, schema: string): Promise<boolean> {
+  const [row] = await sql<{ exists: boolean }[]>`
+    SELECT to_regclass(quote_ident(${schema}::text) || '.jobs_legacy') IS NOT NULL AS exists`;
+  return row?.exists === true;
+}
+
+/** How many days back the online move creates day partitions for; older jobs go to the default. */
+export const backfillDays = 62;
+
+/**
+ * Replaces the plain `jobs` of a schema migrated to the latest migration by the partitioned
+ * layout, in the caller's transaction (which must hold docket's migration lock and have the
+ * search_path set to the schema). Live jobs (available, scheduled, executing, retryable) move
+ * in this transaction, under an ACCESS EXCLUSIVE lock of `jobs` that claims and acks wait for
+ * (6.5 µs a row, docs/scaling.md); finished jobs stay in `jobs_legacy` for {@link moveLegacyBatch}.
+ * Unique keys held by finished jobs are carried over here, so no duplicate gets in meanwhile.
  *
- * @throws MigrationError when the schema's jobs table holds rows (the online path is not built).
- * @example
- * ```ts
- * await new Migrator(sql, "docket").up();
- * await applyPartitionedLayout(sql, "docket");
- * ```
+ * @returns how many live jobs moved.
+ */
+export async function swapInPartitionedTable(tx: TransactionSql): Promise<number> {
+  await tx`LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE`;
+  await tx.unsafe(migrationFile("partitioned/set-aside.sql"));
+  await tx.unsafe(migrationFile("partitioned/layout.sql"));
+  await tx.unsafe(flowClaimDefinition());
+  await tx`
+    INSERT INTO job_unique_keys (unique_key, job_id)
+    SELECT unique_key, id FROM jobs_legacy
+    WHERE unique_key IS NOT NULL AND job_state_in_bitmask(unique_states, state)
+      AND state IN ('completed', 'discarded', 'cancelled')`;
+  const moved = await tx`
+    WITH moved AS (
+      DELETE FROM jobs_legacy WHERE state IN ('available', 'scheduled', 'executing', 'retryable')
+      RETURNING *
+    )
+    INSERT INTO jobs OVERRIDING SYSTEM VALUE SELECT * FROM moved`;
+  // The identity goes on where the plain table's left off.
+  await tx`
+    SELECT setval(pg_get_serial_sequence('jobs', 'id'), used)
+    FROM (SELECT pg_sequence_last_value(pg_get_serial_sequence('jobs_legacy', 'id')::regclass) AS used) s
+    WHERE used IS NOT NULL`;
+  const [left] = await tx<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM jobs_legacy) AS any`;
+  if (!left?.any) await tx`DROP TABLE jobs_legacy`;
+  return moved.count;
+}
+
+/**
+ * The first UTC day for which the online move creates day partitions: the oldest finished job's
+ * day in `jobs_legacy`, but at most {@link backfillDays} back (older jobs land in the default
+ * partitions, where the pruner's DELETE reaches them). Null when nothing is left to move.
+ */
+export async function legacyFirstDay(tx: Sql | TransactionSql): Promise<string | null> {
+  const [row] = await tx<{ day: string | null }[]>`
+    SELECT greatest(least(
+        (SELECT min(completed_at) FROM jobs_legacy WHERE state = 'completed'),
+        (SELECT min(discarded_at) FROM jobs_legacy WHERE state = 'discarded'),
+        (SELECT min(cancelled_at) FROM jobs_legacy WHERE state = 'cancelled')) AT TIME ZONE 'UTC',
+      (now() AT TIME ZONE 'UTC') - ${backfillDays} * interval '1 day')::date::text AS day`;
+  return row?.day ?? null;
+}
+
+/**
+ * Moves up to `limit` finished jobs from `jobs_legacy` into the partitioned `jobs` (one
+ * statement: the rows leave one table and enter the other in the same transaction, so a job is
+ * never in both or neither). Drops `jobs_legacy` once it is empty. Returns how many moved.
+ */
+export async function moveLegacyBatch(tx: TransactionSql, limit: number): Promise<number> {
+  const moved = await tx`
+    WITH moved AS (
+      DELETE FROM jobs_legacy WHERE id = ANY(ARRAY(
+        SELECT id FROM jobs_legacy ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED))
+      RETURNING *
+    )
+    INSERT INTO jobs OVERRIDING SYSTEM VALUE SELECT * FROM moved`;
+  if (moved.count === 0) {
+    const [left] = await tx<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM jobs_legacy) AS any`;
+    if (!left?.any) await tx`DROP TABLE jobs_legacy`;
+  }
+  return moved.count;
+}
+
+/**
+ * Applies the partitioned layout to an empty `jobs` in one transaction (tests and new
+ * installations; {@link Migrator.partition} is the general path, online for a table with rows).
+ *
+ * @throws MigrationError when the schema's jobs table holds rows or is partitioned already.
  */
 export async function applyPartitionedLayout(sql: Sql, schema: string): Promise<void> {
   checkIdentifier(schema, "schema");
-  const layout = migrationFile("partitioned/layout.sql");
-  const flowClaim = flowClaimDefinition();
   try {
     await sql.begin(async (tx) => {
       await tx`SELECT set_config('search_path', quote_ident(${schema}), true)`;
-      await tx.unsafe(layout);
-      await tx.unsafe(flowClaim);
+      if ((await readLayout(tx, schema)) !== "plain") {
+        throw new MigrationError(`schema "${schema}" has no plain jobs table to partition`);
+      }
+      const [row] = await tx<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM jobs) AS any`;
+      if (row?.any) throw new MigrationError("jobs is not empty: use Migrator.partition()");
+      await swapInPartitionedTable(tx);
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

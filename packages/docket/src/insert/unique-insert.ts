@@ -1,5 +1,7 @@
 import type { Sql } from "postgres";
 import { toJob } from "../db/job-row.js";
+import { forgetLayout, jobsLayoutOf } from "../db/layout-cache.js";
+import type { JobsLayout } from "../db/partitioned-layout.js";
 import { InsertError } from "../errors.js";
 import { type Executor, run } from "../sql/executor.js";
 import type { InsertRow } from "../sql/jobs.js";
@@ -41,13 +43,14 @@ export async function insertUnique(
     ...row,
     ...uniqueColumns(row, unique),
   }));
+  const layout = await jobsLayoutOf(target.pool, target.schema);
   const work = async (executor: Executor): Promise<Job[]> => {
     const jobs: Job[] = [];
     for (let i = 0; i < uniqueRows.length; i += target.chunk) {
       jobs.push(
         ...(await insertChunk(
           executor,
-          target.schema,
+          { schema: target.schema, layout },
           uniqueRows.slice(i, i + target.chunk),
           unique,
         )),
@@ -55,16 +58,27 @@ export async function insertUnique(
     }
     return jobs;
   };
-  if (target.tx) return work(target.tx);
-  // One job is inserted by the first statement or not at all, so a transaction adds round
-  // trips and nothing else; a batch needs one to be all or none.
-  if (uniqueRows.length === 1) return work(target.pool);
-  return (await target.pool.begin((tx) => work(tx))) as Job[];
+  try {
+    if (target.tx) return await work(target.tx);
+    // One job is inserted by the first statement or not at all, so a transaction adds round
+    // trips and nothing else; a batch needs one to be all or none.
+    if (uniqueRows.length === 1) return await work(target.pool);
+    return (await target.pool.begin((tx) => work(tx))) as Job[];
+  } catch (error) {
+    // 42P10: the plain table's ON CONFLICT met a table partitioned since this pool looked.
+    if ((error as { code?: string }).code === "42P10" && layout === "plain") {
+      forgetLayout(target.pool, target.schema);
+      if ((await jobsLayoutOf(target.pool, target.schema)) === "partitioned" && !target.tx) {
+        return insertUnique(target, rows, unique);
+      }
+    }
+    throw error;
+  }
 }
 
 async function insertChunk(
   executor: Executor,
-  schema: string,
+  { schema, layout }: { schema: string; layout: JobsLayout },
   rows: UniqueInsertRow[],
   unique: ResolvedUniqueOptions,
 ): Promise<Job[]> {
@@ -89,6 +103,7 @@ async function insertChunk(
       insertUniqueJobs(
         schema,
         pending.map((i) => rows[i] as UniqueInsertRow),
+        layout,
       ),
     );
     const conflicts: { index: number; key: string }[] = [];

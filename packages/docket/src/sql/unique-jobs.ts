@@ -1,4 +1,5 @@
 import { type RawBuilder, sql } from "kysely";
+import type { JobsLayout } from "../db/partitioned-layout.js";
 import { type InsertRow, insertChannel, type JobRow } from "./jobs.js";
 
 /**
@@ -52,11 +53,15 @@ function blocking(schema: string, alias?: string) {
  * one skip). Returns one row per input row, in input order, with its computed key; the job
  * columns are null for a row that was skipped. Keys must be distinct within the batch.
  */
-export function insertUniqueJobs(schema: string, rows: UniqueInsertRow[]) {
+export function insertUniqueJobs(
+  schema: string,
+  rows: UniqueInsertRow[],
+  layout: JobsLayout = "plain",
+) {
   const jobs = sql.id(schema, "jobs");
   const state = sql.id(schema, "job_state");
-  return sql<UniqueInsertResult>`
-    WITH input AS (
+  const input = sql`
+    input AS (
       SELECT x.*,
         coalesce(x.scheduled_at, now() + coalesce(x.schedule_in_ms, 0) * interval '1 millisecond') AS due,
         sha256(convert_to(x.unique_base || ':' || coalesce(
@@ -68,25 +73,63 @@ export function insertUniqueJobs(schema: string, rows: UniqueInsertRow[]) {
         unique_base text, unique_period_ms double precision, unique_states text)
       ) WITH ORDINALITY AS x(queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
         schedule_in_ms, unique_base, unique_period_ms, unique_states, ord)
-    ), inserted AS (
-      INSERT INTO ${jobs} (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
-        unique_key, unique_states, partition_key)
-      SELECT
-        CASE WHEN due > now() THEN 'scheduled'::${state} ELSE 'available'::${state} END,
-        queue, worker, args, meta, tags, priority, max_attempts, due, key, unique_states::bit(8),
-        -- Jobs of a queue with limits (flow control) carry a partition key.
-        (SELECT ${sql.id(schema, "flow_partition_key")}(q.flow -> 'by', input.worker, input.args)
-         FROM ${sql.id(schema, "queues")} q WHERE q.name = input.queue AND q.flow IS NOT NULL)
-      FROM input ORDER BY ord
-      ON CONFLICT (unique_key) WHERE ${blocking(schema)} DO NOTHING
-      RETURNING *
-    )
+    )`;
+  const initialState = sql`CASE WHEN due > now() THEN 'scheduled'::${state} ELSE 'available'::${state} END`;
+  // Jobs of a queue with limits (flow control) carry a partition key.
+  const partitionKey = sql`(SELECT ${sql.id(schema, "flow_partition_key")}(q.flow -> 'by', input.worker, input.args)
+         FROM ${sql.id(schema, "queues")} q WHERE q.name = input.queue AND q.flow IS NOT NULL)`;
+  const result = sql`
     SELECT input.ord::integer AS input_ord, encode(input.key, 'hex') AS input_key, inserted.*, (
       SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
       FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available') q
     ) AS notified
     FROM input LEFT JOIN inserted ON inserted.unique_key = input.key
     ORDER BY input.ord`;
+  if (layout === "partitioned") {
+    // No unique index can span the partitions: the key is taken in job_unique_keys first, with
+    // the job's id drawn here, and the job is inserted only for the keys won. A key whose holder
+    // no longer blocks (a table truncated, a trigger bypassed) is taken over.
+    const keys = sql.id(schema, "job_unique_keys");
+    return sql<UniqueInsertResult>`
+      WITH ${input}, drawn AS (
+        SELECT input.*, ${initialState} AS initial_state,
+          nextval(pg_get_serial_sequence(quote_ident(${schema}::text) || '.jobs', 'id')) AS new_id
+        FROM input
+      ), won AS (
+        INSERT INTO ${keys} AS k (unique_key, job_id)
+        SELECT key, new_id FROM drawn
+        WHERE ${sql.id(schema, "job_state_in_bitmask")}(unique_states::bit(8), initial_state)
+        ORDER BY ord
+        ON CONFLICT (unique_key) DO UPDATE SET job_id = excluded.job_id
+          WHERE NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = k.job_id
+            AND j.unique_key = k.unique_key
+            AND ${sql.id(schema, "job_state_in_bitmask")}(j.unique_states, j.state))
+        RETURNING job_id
+      ), inserted AS (
+        INSERT INTO ${jobs} (id, state, queue, worker, args, meta, tags, priority, max_attempts,
+          scheduled_at, unique_key, unique_states, partition_key)
+        OVERRIDING SYSTEM VALUE
+        SELECT new_id, initial_state, queue, worker, args, meta, tags, priority, max_attempts, due,
+          key, unique_states::bit(8), ${partitionKey}
+        FROM drawn AS input
+        WHERE new_id IN (SELECT job_id FROM won)
+          OR NOT ${sql.id(schema, "job_state_in_bitmask")}(unique_states::bit(8), initial_state)
+        ORDER BY ord
+        RETURNING *
+      )
+      ${result}`;
+  }
+  return sql<UniqueInsertResult>`
+    WITH ${input}, inserted AS (
+      INSERT INTO ${jobs} (state, queue, worker, args, meta, tags, priority, max_attempts, scheduled_at,
+        unique_key, unique_states, partition_key)
+      SELECT ${initialState}, queue, worker, args, meta, tags, priority, max_attempts, due, key,
+        unique_states::bit(8), ${partitionKey}
+      FROM input ORDER BY ord
+      ON CONFLICT (unique_key) WHERE ${blocking(schema)} DO NOTHING
+      RETURNING *
+    )
+    ${result}`;
 }
 
 /** A conflicting row: the key it met and, for `replace`, its values. */

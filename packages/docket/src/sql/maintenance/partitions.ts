@@ -13,13 +13,24 @@ export const partitionedStates = ["completed", "discarded", "cancelled"] as cons
 export type PartitionedState = (typeof partitionedStates)[number];
 
 /**
- * Creates the missing day partitions of every finished state for `days` UTC days from `from`
- * (a `YYYY-MM-DD` date); returns how many it created. Each CREATE TABLE ... PARTITION OF locks
- * that state's partitioned table for its (short) duration.
+ * The day partitions missing for `days` UTC days from `from` (a `YYYY-MM-DD` date), in the order
+ * to create them, each for {@link createDayPartition}.
  */
-export function createDayPartitions(schema: string, from: string, days: number) {
-  return sql<{ created: number }>`
-    SELECT ${sql.id(schema, "jobs_create_day_partitions")}(${from}::date, ${days}::integer) AS created`;
+export function missingDayPartitions(schema: string, from: string, days: number) {
+  return sql<{ state: PartitionedState; day: string }>`
+    SELECT state::text AS state, day::text AS day
+    FROM ${sql.id(schema, "jobs_missing_day_partitions")}(${from}::date, ${days}::integer)`;
+}
+
+/**
+ * Creates one day partition, in a transaction of its own (its lock of the state's table lasts
+ * until commit). `created` is false when it exists already or the default partition holds jobs
+ * of that day.
+ */
+export function createDayPartition(schema: string, state: PartitionedState, day: string) {
+  return sql<{ created: boolean }>`
+    SELECT ${sql.id(schema, "jobs_create_day_partition")}(
+      ${state}::${sql.id(schema, "job_state")}, ${day}::date) AS created`;
 }
 
 /**
