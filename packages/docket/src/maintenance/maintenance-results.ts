@@ -8,6 +8,11 @@ export interface PruneResult {
   deleted: number;
   /** Jobs deleted per final state. */
   byState: Record<PrunableState, number>;
+  /**
+   * Partitioned layout only: the day partitions dropped whole (`jobs_completed_20261201`, ...),
+   * whose jobs are not counted in `deleted`, and the day partitions created ahead.
+   */
+  partitions?: { dropped: string[]; created: string[] };
 }
 
 /** One job the lifeline took back from a producer that is gone. */

@@ -1,5 +1,12 @@
+import { readLayout } from "../db/partitioned-layout.js";
 import { isLockTimeout } from "../errors.js";
 import { run } from "../sql/executor.js";
+import {
+  createDayPartition,
+  detachDayPartitions,
+  dropDetachedPartition,
+  missingDayPartitions,
+} from "../sql/maintenance/partitions.js";
 import { type PrunableState, prunableStates, pruneJobs } from "../sql/maintenance/prune-rescue.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
 import { LeaderService } from "./leader-service.js";
@@ -17,6 +24,11 @@ import type { MaintenanceTarget, PluginContext } from "./plugin.js";
  * most `limit` a run, in batches of `batchSize` that each hold their locks only briefly. It
  * never touches jobs in any other state. The queue runs it on the leader every `interval` and
  * emits `maintenance:prune` with each run's result.
+ *
+ * On the partitioned layout (docs/scaling.md) it also creates the day partitions of yesterday to
+ * two days ahead, one per transaction, and drops the days of a state that ended `maxAge` (or the
+ * state's `maxAgeByState`) ago whole instead of deleting their jobs: retention is then kept to
+ * the day, up to one day longer than asked. Only the default partitions are pruned by DELETE.
  *
  * @example
  * ```ts
@@ -76,6 +88,8 @@ export class Pruner extends LeaderService<PruneResult> {
     const { limit, batchSize } = this.options;
     const byState: Record<PrunableState, number> = { completed: 0, cancelled: 0, discarded: 0 };
     let pending: PrunableState[] = prunableStates.filter((state) => this.maxAgeOf(state) !== false);
+    const partitioned = (await readLayout(target.executor, target.schema)) === "partitioned";
+    const partitions = partitioned ? await this.#keepPartitions(target, pending) : undefined;
     let deleted = 0;
     while (pending.length > 0 && deleted < limit) {
       const next: PrunableState[] = [];
@@ -83,14 +97,37 @@ export class Pruner extends LeaderService<PruneResult> {
         const batch = Math.min(batchSize, limit - deleted);
         if (batch <= 0) break;
         const maxAge = this.maxAgeOf(state) as number;
-        const count = await pruneBatch(target, state, maxAge, batch);
+        const table = partitioned ? `jobs_${state}_default` : "jobs";
+        const count = await pruneBatch(target, state, maxAge, batch, table);
         byState[state] += count;
         deleted += count;
         if (count === batch) next.push(state);
       }
       pending = next;
     }
-    return { deleted, byState };
+    return partitions ? { deleted, byState, partitions } : { deleted, byState };
+  }
+
+  /** Creates the day partitions ahead and drops the days past retention of `states`. */
+  async #keepPartitions(
+    { executor, schema }: MaintenanceTarget,
+    states: PrunableState[],
+  ): Promise<{ dropped: string[]; created: string[] }> {
+    const created: string[] = [];
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    for (const { state, day } of await run(executor, missingDayPartitions(schema, yesterday, 4))) {
+      const [row] = await run(executor, createDayPartition(schema, state, day));
+      if (row?.created) created.push(`jobs_${state}_${day.replaceAll("-", "")}`);
+    }
+    const dropped: string[] = [];
+    for (const state of states) {
+      const maxAge = this.maxAgeOf(state) as number;
+      for (const { name } of await run(executor, detachDayPartitions(schema, state, maxAge))) {
+        await run(executor, dropDetachedPartition(schema, name));
+        dropped.push(name);
+      }
+    }
+    return { dropped, created };
   }
 
   /** The retention of `state` in milliseconds, or `false` when it is kept for ever. */
@@ -120,17 +157,18 @@ async function pruneBatch(
   state: PrunableState,
   maxAgeMs: number,
   limit: number,
+  table: string,
 ): Promise<number> {
   const { executor, schema } = target;
   try {
     const [row] = await executor.begin(async (tx) => {
       await tx`SELECT set_config('lock_timeout', ${pruneLockTimeout}, true)`;
-      return run(tx, pruneJobs(schema, state, maxAgeMs, limit, false));
+      return run(tx, pruneJobs(schema, state, maxAgeMs, limit, false, table));
     });
     return row?.deleted ?? 0;
   } catch (error) {
     if (!isLockTimeout(error)) throw error;
-    const [row] = await run(executor, pruneJobs(schema, state, maxAgeMs, limit, true));
+    const [row] = await run(executor, pruneJobs(schema, state, maxAgeMs, limit, true, table));
     return row?.deleted ?? 0;
   }
 }

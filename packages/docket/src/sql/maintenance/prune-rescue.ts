@@ -34,14 +34,20 @@ const pruneTargets: Record<
  * With `skipLocked` the rows are locked first and those that others hold are skipped; that costs
  * a second write of every row, so the pruner tries the plain DELETE first (see Pruner).
  */
+/**
+ * Deletes up to `limit` jobs of `state` older than `maxAgeMs` by that state's own timestamp, from
+ * `table`: `jobs`, or on the partitioned layout the state's default partition (its days are
+ * dropped whole, see partitions.ts).
+ */
 export function pruneJobs(
   schema: string,
   state: PrunableState,
   maxAgeMs: number,
   limit: number,
   skipLocked: boolean,
+  table = "jobs",
 ) {
-  const jobs = sql.id(schema, "jobs");
+  const jobs = sql.id(schema, table);
   const target = pruneTargets[state];
   return sql<{ deleted: number }>`
     WITH doomed AS (
