@@ -42,6 +42,15 @@ CREATE TABLE job_unique_keys (
   unique_key bytea PRIMARY KEY,
   job_id bigint NOT NULL
 );
+-- Whether the job a key row names no longer blocks (the table truncated, a trigger bypassed): the
+-- unique insert takes such a key over. VOLATILE, so that under READ COMMITTED its query takes a
+-- fresh snapshot: a concurrent inserter the insert waited for is seen with its job.
+CREATE FUNCTION job_unique_key_free(p_job bigint, p_key bytea) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $$
+BEGIN
+  RETURN NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p_job AND j.unique_key = p_key
+    AND job_state_in_bitmask(j.unique_states, j.state));
+END $$;
 -- The conflict lookups of a unique insert and the key cleanup of a dropped day.
 CREATE INDEX jobs_unique_key_idx ON jobs (unique_key) WHERE unique_key IS NOT NULL;
 

@@ -96,20 +96,26 @@ Examples:
         } else {
           const applied = await migrator.up();
           const partition = partitioned ? await migrator.partition() : null;
-          const layout = await migrator.layout();
-          output.result({ schema, applied: applied.map(plain), layout, partition }, () => [
-            ...(applied.length === 0 && !partition?.swapped && !partition?.finishedMoved
-              ? [`schema ${schema} is up to date`]
-              : applied.map((m) => `applied ${label(m)} to schema ${schema}`)),
-            ...(partition?.swapped
-              ? [
-                  `partitioned the jobs table of schema ${schema}: ${partition.liveMoved} live job(s) moved`,
-                ]
-              : []),
-            ...(partition?.finishedMoved
-              ? [`moved ${partition.finishedMoved} finished job(s) into the partitioned table`]
-              : []),
-          ]);
+          output.result(
+            {
+              schema,
+              applied: applied.map(plain),
+              ...(partition ? { layout: await migrator.layout(), partition } : {}),
+            },
+            () => [
+              ...(applied.length === 0 && !partition?.swapped && !partition?.finishedMoved
+                ? [`schema ${schema} is up to date`]
+                : applied.map((m) => `applied ${label(m)} to schema ${schema}`)),
+              ...(partition?.swapped
+                ? [
+                    `partitioned the jobs table of schema ${schema}: ${partition.liveMoved} live job(s) moved`,
+                  ]
+                : []),
+              ...(partition?.finishedMoved
+                ? [`moved ${partition.finishedMoved} finished job(s) into the partitioned table`]
+                : []),
+            ],
+          );
         }
       });
     });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
+import { partitionedSuite } from "../../../../test/support/partitioned-suite.js";
 import { queueFactory } from "../../../../test/support/queues.js";
 import { ConfigError, defineWorker, type Job, JobNotFoundError, type JobState } from "../index.js";
 import { listJobs } from "../sql/admin.js";
@@ -148,9 +149,16 @@ describe("listing plans", () => {
         `EXPLAIN EXECUTE list_plan(${params.join(", ")})`,
       );
       const text = plan.map((row) => row["QUERY PLAN"]).join("\n");
-      expect(text).toContain("jobs_prune_discarded_idx");
-      expect(text).toContain("jobs_prune_cancelled_idx");
-      expect(text).not.toMatch(/Seq Scan on jobs|Index Scan using jobs_pkey/);
+      if (partitionedSuite()) {
+        // Partitioned, the rare states are partitions of their own: completed is never opened.
+        expect(text).toMatch(/jobs_discarded/);
+        expect(text).toMatch(/jobs_cancelled/);
+        expect(text).not.toMatch(/jobs_completed|jobs_live/);
+      } else {
+        expect(text).toContain("jobs_prune_discarded_idx");
+        expect(text).toContain("jobs_prune_cancelled_idx");
+        expect(text).not.toMatch(/Seq Scan on jobs|Index Scan using jobs_pkey/);
+      }
       await reserved`DEALLOCATE list_plan`;
     } finally {
       reserved.release();

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
+import { partitionedSuite } from "../../../../test/support/partitioned-suite.js";
 import { waitFor } from "../../../../test/support/wait.js";
 import { loadConfig } from "../config/load-config.js";
 import type { Cron } from "../cron/cron.js";
@@ -204,12 +205,14 @@ function logRecordsOptions() {
 describe("built-in targets", () => {
   test("Jobs deletes finished jobs past the pruner's retention per state", async () => {
     await db.sql`TRUNCATE docket.jobs`;
+    // Five days: older than the day partitions of the partitioned layout, so that there too the
+    // jobs are in the default partitions, which the pruner's DELETE reaches.
     await db.sql`
       INSERT INTO docket.jobs (state, queue, worker, completed_at, discarded_at, cancelled_at, attempt)
-      VALUES ('completed', 'q', 'w', now() - interval '2 hours', NULL, NULL, 1),
+      VALUES ('completed', 'q', 'w', now() - interval '5 days', NULL, NULL, 1),
              ('completed', 'q', 'w', now() - interval '10 minutes', NULL, NULL, 1),
-             ('discarded', 'q', 'w', NULL, now() - interval '2 hours', NULL, 1),
-             ('cancelled', 'q', 'w', NULL, NULL, now() - interval '2 hours', 0),
+             ('discarded', 'q', 'w', NULL, now() - interval '5 days', NULL, 1),
+             ('cancelled', 'q', 'w', NULL, NULL, now() - interval '5 days', 0),
              ('available', 'q', 'w', NULL, NULL, NULL, 0)`;
     const queue = queueWith({ pruner: { maxAge: "1h", maxAgeByState: { discarded: false } } });
     const result = await queue.runCleanup("Jobs");
@@ -261,9 +264,11 @@ describe("built-in targets", () => {
     await db.sql`TRUNCATE docket.jobs`;
     await db.sql`INSERT INTO docket.jobs (queue, worker) SELECT 'q', 'w' FROM generate_series(1, 3)`;
     // An interrupted REINDEX CONCURRENTLY leaves an invalid index named <index>_ccnew behind.
-    await db.sql`CREATE UNIQUE INDEX CONCURRENTLY jobs_fetch_idx_ccnew ON docket.jobs (queue)`.catch(
-      () => {},
-    );
+    // Partitioned, the live partition is the table looked after (and no unique index exists).
+    const jobs = partitionedSuite() ? "jobs_live" : "jobs";
+    await db.sql
+      .unsafe(`CREATE UNIQUE INDEX CONCURRENTLY jobs_fetch_idx_ccnew ON docket.${jobs} (queue)`)
+      .catch(() => {});
     const invalid = await db.sql`
       SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
       WHERE c.relname = 'jobs_fetch_idx_ccnew' AND NOT i.indisvalid`;
@@ -272,10 +277,14 @@ describe("built-in targets", () => {
     expect(result.success).toBe(true);
     expect(result.details.droppedIndexes).toEqual(["jobs_fetch_idx_ccnew"]);
     expect(result.details.reindexed).toEqual(
-      expect.arrayContaining(["jobs_fetch_idx", "jobs_pkey", "producers_pkey"]),
+      expect.arrayContaining(
+        partitionedSuite()
+          ? ["jobs_fetch_idx", "job_unique_keys_pkey", "producers_pkey"]
+          : ["jobs_fetch_idx", "jobs_pkey", "producers_pkey"],
+      ),
     );
     expect(result.details.vacuumed).toEqual([
-      "jobs",
+      ...(partitionedSuite() ? ["jobs_live", "job_unique_keys"] : ["jobs"]),
       "producers",
       "leaders",
       "queues",
@@ -288,7 +297,7 @@ describe("built-in targets", () => {
     expect(leftovers).toEqual([]);
     const [stats] = await db.sql`
       SELECT last_vacuum IS NOT NULL AS vacuumed, last_analyze IS NOT NULL AS analyzed
-      FROM pg_stat_user_tables WHERE schemaname = 'docket' AND relname = 'jobs'`;
+      FROM pg_stat_user_tables WHERE schemaname = 'docket' AND relname = ${jobs}`;
     expect(stats).toEqual({ vacuumed: true, analyzed: true });
   });
 });

@@ -1,5 +1,6 @@
 import type { RawBuilder } from "kysely";
 import type { Sql } from "postgres";
+import { readLayout } from "../db/partitioned-layout.js";
 import { compile, run } from "../sql/executor.js";
 import {
   dropIndexConcurrently,
@@ -83,7 +84,13 @@ export function databaseMaintenanceTarget(options: DatabaseMaintenanceOptions = 
     ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     async run(ctx) {
-      const found = await run(ctx.sql, existingTables(ctx.schema, wanted));
+      // Partitioned, the live partition is what churns (finished days are written once and
+      // dropped), and the unique keys' side table with it.
+      const names =
+        (await readLayout(ctx.sql, ctx.schema)) === "partitioned"
+          ? wanted.flatMap((t) => (t === "jobs" ? ["jobs_live", "job_unique_keys"] : [t]))
+          : wanted;
+      const found = await run(ctx.sql, existingTables(ctx.schema, names));
       // What the role may not do is skipped, not failed: a running node's role need not own
       // docket's tables (docs/security.md).
       const tables = found.filter((t) => t.maintainable).map((t) => t.name);

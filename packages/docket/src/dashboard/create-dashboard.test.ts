@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
+import { partitionedSuite } from "../../../../test/support/partitioned-suite.js";
 import { queueFactory } from "../../../../test/support/queues.js";
 import { ConfigError } from "../errors.js";
 import { defineWorker } from "../workers/define-worker.js";
@@ -89,7 +90,11 @@ describe("createDashboard", () => {
     await db.sql`ANALYZE docket.jobs`;
     const handler = createDashboard({ queue, exactCountLimit: 10 });
     const body = await (await get(handler, "http://x/")).text();
-    expect(body).toMatch(/data-state="completed"[^>]*><a [^>]*title="estimated">~40</);
+    // The planner's estimate: 40 on the plain table; a partitioned table adds the guesses for its
+    // day partitions (44 seen), still far from a count of every row.
+    const shown = /data-state="completed"[^>]*><a [^>]*title="estimated">~(\d+)</.exec(body);
+    expect(Number(shown?.[1])).toBeGreaterThanOrEqual(40);
+    expect(Number(shown?.[1])).toBeLessThanOrEqual(partitionedSuite() ? 50 : 40);
     expect(body).toMatch(/data-state="available"[^>]*><a [^>]*>2</);
   });
 

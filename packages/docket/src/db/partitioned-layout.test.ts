@@ -167,7 +167,10 @@ test("a table with jobs moves online: live jobs at the swap, finished ones in ba
   const migrator = await plainSchema("p_online");
   const worker = defineWorker({
     name: "p.online",
-    unique: { keys: ["k"], states: ["available", "scheduled", "executing", "retryable", "completed"] },
+    unique: {
+      keys: ["k"],
+      states: ["available", "scheduled", "executing", "retryable", "completed"],
+    },
     perform: () => {},
   });
   const plain = makeQueue({ schema: "p_online", workers: [worker], partitioned: false });

@@ -1,7 +1,9 @@
 import type { Sql } from "postgres";
-import { beforeEach, describe, expect, test } from "vitest";
+import { beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
+import { partitionedSuite } from "../../../../test/support/partitioned-suite.js";
 import { nextEvent } from "../../../../test/support/wait.js";
+import { Migrator } from "../db/migrator.js";
 import { ConfigError } from "../errors.js";
 import { Queue } from "../queue.js";
 import { compile } from "../sql/executor.js";
@@ -11,6 +13,16 @@ import { Pruner } from "./pruner.js";
 
 const db = useTestDatabase();
 const hour = 3_600_000;
+/**
+ * The schema of the `Pruner.runOnce` tests: the row-by-row DELETE pruner of the plain table. On the
+ * partitioned layout (the suite's second pass) it keeps whole days and drops them: that pruner is
+ * tested in db/partitioned-layout.test.ts, and these tests run on a plain schema of their own.
+ */
+const schema = partitionedSuite() ? "plain_pruning" : "docket";
+
+beforeAll(async () => {
+  if (partitionedSuite()) await new Migrator(db.sql, schema).up();
+});
 
 interface JobSpec {
   state: JobState;
@@ -36,9 +48,9 @@ async function insertJobs(sql: Sql, specs: JobSpec[]): Promise<string[]> {
     stamp: stampOf[s.state] ?? null,
   }));
   const inserted = await sql<{ id: string }[]>`
-    INSERT INTO docket.jobs (state, queue, worker, attempt, inserted_at, scheduled_at, attempted_at,
-      completed_at, cancelled_at, discarded_at, attempted_by)
-    SELECT x.state::docket.job_state, 'default', 'test.worker', 1,
+    INSERT INTO ${sql(schema)}.jobs (state, queue, worker, attempt, inserted_at, scheduled_at,
+      attempted_at, completed_at, cancelled_at, discarded_at, attempted_by)
+    SELECT x.state::${sql(schema)}.job_state, 'default', 'test.worker', 1,
       now() - x.other * interval '1 ms', now() - x.other * interval '1 ms', now() - x.other * interval '1 ms',
       now() - (CASE WHEN x.stamp = 'completed_at' THEN x.own ELSE x.other END) * interval '1 ms',
       now() - (CASE WHEN x.stamp = 'cancelled_at' THEN x.own ELSE x.other END) * interval '1 ms',
@@ -53,14 +65,14 @@ async function insertJobs(sql: Sql, specs: JobSpec[]): Promise<string[]> {
 async function remaining(sql: Sql): Promise<string[]> {
   const rows = await sql<
     { id: string }[]
-  >`SELECT j.id::text AS id FROM docket.jobs AS j ORDER BY j.id`;
+  >`SELECT j.id::text AS id FROM ${sql(schema)}.jobs AS j ORDER BY j.id`;
   return rows.map((r) => r.id);
 }
 
-const target = () => ({ executor: db.sql, schema: "docket" });
+const target = () => ({ executor: db.sql, schema });
 
 beforeEach(async () => {
-  await db.sql`TRUNCATE docket.jobs`;
+  await db.sql`TRUNCATE ${db.sql(schema)}.jobs`;
 });
 
 describe("Pruner.runOnce", () => {
@@ -158,7 +170,7 @@ describe("Pruner.runOnce", () => {
     const reserved = await db.sql.reserve();
     try {
       await reserved`BEGIN`;
-      await reserved`SELECT 1 FROM docket.jobs WHERE id = ${lockedId as string} FOR UPDATE`;
+      await reserved`SELECT 1 FROM ${reserved(schema)}.jobs WHERE id = ${lockedId as string} FOR UPDATE`;
       const result = await new Pruner({ maxAge: "1h" }).runOnce(target());
       expect(result.deleted).toBe(1);
       await reserved`ROLLBACK`;
@@ -186,7 +198,9 @@ describe("the prune statement", () => {
       try {
         await reserved`SET plan_cache_mode = force_generic_plan`;
         for (const skipLocked of [false, true]) {
-          const compiled = compile(pruneJobs("docket", state, hour, 1000, skipLocked));
+          // Partitioned, the pruner deletes from the default partition only (days are dropped).
+          const table = partitionedSuite() ? `jobs_${state}_default` : "jobs";
+          const compiled = compile(pruneJobs("docket", state, hour, 1000, skipLocked, table));
           await reserved.unsafe(`PREPARE prune_plan AS ${compiled.sql}`);
           const params = compiled.parameters.map((p) =>
             typeof p === "number" ? String(p) : `'${String(p)}'`,
@@ -195,8 +209,13 @@ describe("the prune statement", () => {
             `EXPLAIN EXECUTE prune_plan(${params.join(", ")})`,
           );
           const text = plan.map((row) => row["QUERY PLAN"]).join("\n");
-          expect(text).toContain(`jobs_prune_${state}_idx`);
-          expect(text).not.toMatch(/Seq Scan on jobs/);
+          if (partitionedSuite()) {
+            expect(text).toContain(`jobs_${state}_default`);
+            expect(text).not.toMatch(/jobs_live|jobs_[a-z]+_\d{8}/);
+          } else {
+            expect(text).toContain(`jobs_prune_${state}_idx`);
+            expect(text).not.toMatch(/Seq Scan on jobs/);
+          }
           await reserved`DEALLOCATE prune_plan`;
         }
       } finally {
@@ -242,6 +261,7 @@ describe("the pruner on a running queue", () => {
     ]);
     const queue = new Queue({
       connection: db.url,
+      schema,
       poolSize: 3,
       pruner: { interval: 1, maxAge: "1h" },
       lifeline: false,
@@ -259,6 +279,6 @@ describe("the pruner on a running queue", () => {
     } finally {
       await queue.stop();
     }
-    expect(await db.sql`SELECT 1 FROM docket.jobs`).toHaveLength(1);
+    expect(await db.sql`SELECT 1 FROM ${db.sql(schema)}.jobs`).toHaveLength(1);
   });
 });

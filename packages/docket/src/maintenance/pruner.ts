@@ -1,3 +1,4 @@
+import type { TransactionSql } from "postgres";
 import { readLayout } from "../db/partitioned-layout.js";
 import { isLockTimeout } from "../errors.js";
 import { run } from "../sql/executor.js";
@@ -113,16 +114,32 @@ export class Pruner extends LeaderService<PruneResult> {
     { executor, schema }: MaintenanceTarget,
     states: PrunableState[],
   ): Promise<{ dropped: string[]; created: string[] }> {
+    // Each statement locks a state's table (ACCESS EXCLUSIVE) until its commit, and acks queue
+    // behind a lock that waits: a statement that cannot have it at once gives up, for the next run.
+    const briefly = <R>(body: (tx: TransactionSql) => Promise<R>) =>
+      executor
+        .begin(async (tx) => {
+          await tx`SELECT set_config('lock_timeout', ${partitionLockTimeout}, true)`;
+          return body(tx);
+        })
+        .then(
+          (result) => result as R,
+          (error: unknown) => {
+            if (isLockTimeout(error)) return undefined;
+            throw error;
+          },
+        );
     const created: string[] = [];
     const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     for (const { state, day } of await run(executor, missingDayPartitions(schema, yesterday, 4))) {
-      const [row] = await run(executor, createDayPartition(schema, state, day));
-      if (row?.created) created.push(`jobs_${state}_${day.replaceAll("-", "")}`);
+      const rows = await briefly((tx) => run(tx, createDayPartition(schema, state, day)));
+      if (rows?.[0]?.created) created.push(`jobs_${state}_${day.replaceAll("-", "")}`);
     }
     const dropped: string[] = [];
     for (const state of states) {
       const maxAge = this.maxAgeOf(state) as number;
-      for (const { name } of await run(executor, detachDayPartitions(schema, state, maxAge))) {
+      const detached = await briefly((tx) => run(tx, detachDayPartitions(schema, state, maxAge)));
+      for (const { name } of detached ?? []) {
         await run(executor, dropDetachedPartition(schema, name));
         dropped.push(name);
       }
@@ -142,6 +159,9 @@ function parsePrunerOptions(options: PrunerOptions): Readonly<ParsedPrunerOption
   if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", prunerOptionsSchema);
   return Object.freeze(parsed.data);
 }
+
+/** How long creating or detaching a day partition waits for its lock before it is left for later. */
+const partitionLockTimeout = "100ms";
 
 /** How long a plain DELETE of the pruner waits for a row lock before it skips locked rows. */
 const pruneLockTimeout = "50ms";

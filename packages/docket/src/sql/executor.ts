@@ -58,6 +58,15 @@ export function compile<R>(query: RawBuilder<R>): CompiledQuery<R> {
   return query.compile(compiler);
 }
 
+/**
+ * Times a statement on docket's own pool is sent again after a serialization failure (SQLSTATE
+ * 40001). On the partitioned layout a statement that meets a row a concurrent transaction moved
+ * to another partition fails so instead of skipping it (docs/scaling.md); the statement ran in a
+ * transaction of its own, which rolled back whole, so sending it again is safe. Inside a
+ * transaction (the caller's or docket's) the error goes to the transaction's owner.
+ */
+const serializationRetries = 5;
+
 /** Runs one statement and returns its rows. Statements are prepared by the driver. */
 export async function run<R>(executor: Executor, query: RawBuilder<R>): Promise<R[]> {
   const compiled = query.compile(compiler);
@@ -66,5 +75,13 @@ export async function run<R>(executor: Executor, query: RawBuilder<R>): Promise<
   }
   if (isKysely(executor)) return (await executor.executeQuery(compiled)).rows;
   const params = compiled.parameters as never[];
-  return (await executor.unsafe(compiled.sql, params, { prepare: true })) as unknown as R[];
+  const pooled = typeof (executor as Partial<TransactionSql>).savepoint !== "function";
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await executor.unsafe(compiled.sql, params, { prepare: true })) as unknown as R[];
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (!pooled || code !== "40001" || attempt > serializationRetries) throw error;
+    }
+  }
 }

@@ -101,9 +101,7 @@ export function insertUniqueJobs(
         WHERE ${sql.id(schema, "job_state_in_bitmask")}(unique_states::bit(8), initial_state)
         ORDER BY ord
         ON CONFLICT (unique_key) DO UPDATE SET job_id = excluded.job_id
-          WHERE NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = k.job_id
-            AND j.unique_key = k.unique_key
-            AND ${sql.id(schema, "job_state_in_bitmask")}(j.unique_states, j.state))
+          WHERE ${sql.id(schema, "job_unique_key_free")}(k.job_id, k.unique_key)
         RETURNING job_id
       ), inserted AS (
         INSERT INTO ${jobs} (id, state, queue, worker, args, meta, tags, priority, max_attempts,
