@@ -1,7 +1,9 @@
 import { expect, test } from "vitest";
-import { useTestDatabase } from "../../../../test/support/database.js";
+import { lockWaiters, useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
+import { cancelJob } from "../admin/admin.js";
 import { defineWorker } from "../index.js";
+import { Pruner } from "../maintenance/pruner.js";
 import { run } from "../sql/executor.js";
 import { ackJobs, fetchJobs } from "../sql/jobs.js";
 import {
@@ -215,4 +217,61 @@ test("start() refuses a plain table when partitioned is true", async () => {
   await plainSchema("p_refuse");
   const queue = makeQueue({ schema: "p_refuse", partitioned: true });
   await expect(queue.start()).rejects.toThrow(/not partitioned while partitioned is true/);
+});
+
+test("a statement on the pool that meets a row moved meanwhile (40001) is sent again", async () => {
+  await (await plainSchema("p_moved")).partition();
+  const [job] = await db.sql<{ id: string }[]>`
+    INSERT INTO p_moved.jobs (state, queue, worker, attempt, attempted_at, attempted_by)
+    VALUES ('executing', 'q', 'w', 1, now(), 'n') RETURNING id`;
+  const id = job?.id as string;
+  const mover = await db.sql.reserve();
+  try {
+    // An ack, uncommitted: the row moves from jobs_live to a completed partition.
+    await mover`BEGIN`;
+    await mover`UPDATE p_moved.jobs SET state = 'completed', completed_at = now() WHERE id = ${id}`;
+    const cancel = cancelJob(db.sql, "p_moved", id);
+    await lockWaiters(db, null, "the cancel to wait on the moving row");
+    await mover`COMMIT`;
+    // Sent again, the cancel finds the job finished, as on the plain table: nothing to cancel.
+    expect(await cancel).toBeNull();
+  } finally {
+    mover.release();
+  }
+  const [row] = await db.sql<{ state: string }[]>`SELECT state FROM p_moved.jobs WHERE id = ${id}`;
+  expect(row?.state).toBe("completed");
+});
+
+test("the pruner drops whole days past retention, deletes the default's, and never waits", async () => {
+  await (await plainSchema("p_prune")).partition();
+  // Two days ago has a partition now; five days ago is older than any, so it is in the default.
+  const twoDaysAgo = utcDay(-2);
+  await run(db.sql, createDayPartition("p_prune", "completed", twoDaysAgo));
+  await db.sql`
+    INSERT INTO p_prune.jobs (state, queue, worker, attempt, completed_at)
+    SELECT 'completed', 'q', 'w', 1, t FROM (VALUES (now() - interval '2 days'),
+      (now() - interval '5 days'), (now() - interval '10 minutes')) AS v(t)`;
+  const pruner = new Pruner({ maxAge: "1h" });
+  const target = { executor: db.sql, schema: "p_prune" };
+
+  // A reader of the old day holds its lock: the detach gives up at once and tries next run.
+  const reader = await db.sql.reserve();
+  const dayTable = `jobs_completed_${twoDaysAgo.replaceAll("-", "")}`;
+  try {
+    await reader`BEGIN`;
+    await reader.unsafe(`SELECT count(*) FROM p_prune.${dayTable}`);
+    const blocked = await pruner.runOnce(target);
+    expect(blocked.partitions?.dropped).not.toContain(dayTable);
+    expect(blocked.deleted).toBe(1); // the default partition's job, five days old
+  } finally {
+    await reader`ROLLBACK`;
+    reader.release();
+  }
+  const result = await pruner.runOnce(target);
+  expect(result.partitions?.dropped).toContain(dayTable);
+  const left = await db.sql<{ age: string }[]>`
+    SELECT (now() - completed_at < interval '1 day')::text AS age FROM p_prune.jobs`;
+  expect(left).toEqual([{ age: "true" }]);
+  // Days ahead exist: today to two days on, for every finished state.
+  expect(await run(db.sql, missingDayPartitions("p_prune", null, 3))).toEqual([]);
 });

@@ -26,7 +26,7 @@ import type { MaintenanceTarget, PluginContext } from "./plugin.js";
  * never touches jobs in any other state. The queue runs it on the leader every `interval` and
  * emits `maintenance:prune` with each run's result.
  *
- * On the partitioned layout (docs/scaling.md) it also creates the day partitions of yesterday to
+ * On the partitioned layout (docs/scaling.md) it also creates the day partitions of today to
  * two days ahead, one per transaction, and drops the days of a state that ended `maxAge` (or the
  * state's `maxAgeByState`) ago whole instead of deleting their jobs: retention is then kept to
  * the day, up to one day longer than asked. Only the default partitions are pruned by DELETE.
@@ -130,8 +130,8 @@ export class Pruner extends LeaderService<PruneResult> {
           },
         );
     const created: string[] = [];
-    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    for (const { state, day } of await run(executor, missingDayPartitions(schema, yesterday, 4))) {
+    // Today and two days ahead, by the database's clock, which stamps the jobs.
+    for (const { state, day } of await run(executor, missingDayPartitions(schema, null, 3))) {
       const rows = await briefly((tx) => run(tx, createDayPartition(schema, state, day)));
       if (rows?.[0]?.created) created.push(`jobs_${state}_${day.replaceAll("-", "")}`);
     }

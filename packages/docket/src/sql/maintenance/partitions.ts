@@ -13,13 +13,15 @@ export const partitionedStates = ["completed", "discarded", "cancelled"] as cons
 export type PartitionedState = (typeof partitionedStates)[number];
 
 /**
- * The day partitions missing for `days` UTC days from `from` (a `YYYY-MM-DD` date), in the order
+ * The day partitions missing for `days` UTC days from `from` (a `YYYY-MM-DD` date; null: the
+ * database's today), in the order
  * to create them, each for {@link createDayPartition}.
  */
-export function missingDayPartitions(schema: string, from: string, days: number) {
+export function missingDayPartitions(schema: string, from: string | null, days: number) {
   return sql<{ state: PartitionedState; day: string }>`
     SELECT state::text AS state, day::text AS day
-    FROM ${sql.id(schema, "jobs_missing_day_partitions")}(${from}::date, ${days}::integer)`;
+    FROM ${sql.id(schema, "jobs_missing_day_partitions")}(
+      coalesce(${from}::date, (now() AT TIME ZONE 'UTC')::date), ${days}::integer)`;
 }
 
 /**
