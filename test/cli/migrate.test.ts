@@ -57,6 +57,33 @@ describe("docket migrate", () => {
     expect(reapplied.stdout).toBe(`applied ${label} to schema ${schema}\n`);
   });
 
+  test("--partitioned partitions a table with jobs online; again it has nothing to do", {
+    timeout: 60_000,
+  }, async () => {
+    const schema = "cli_partition";
+    json(await migrate(schema, "--json"));
+    await db.sql`
+      INSERT INTO cli_partition.jobs (state, queue, worker, attempt, completed_at)
+      SELECT 'completed', 'q', 'w', 1, now() - interval '1 day' FROM generate_series(1, 50)`;
+    await db.sql`INSERT INTO cli_partition.jobs (queue, worker) VALUES ('q', 'w'), ('q', 'w')`;
+    expect(json(await migrate(schema, "--partitioned", "--json"))).toEqual({
+      schema,
+      applied: [],
+      layout: "partitioned",
+      partition: { swapped: true, liveMoved: 2, finishedMoved: 50 },
+    });
+    const [kind] = await db.sql`
+      SELECT relkind::text FROM pg_class WHERE oid = 'cli_partition.jobs'::regclass`;
+    expect(kind?.relkind).toBe("p");
+    const again = await migrate(schema, "--partitioned");
+    expect(again.stdout).toBe(`schema ${schema} is up to date\n`);
+    const down = await migrate(schema, "--down", "1");
+    expect(down.code).not.toBe(0);
+    expect(down.stderr).toMatch(/partitioned jobs table: its migrations cannot be reverted/);
+    const mixed = await migrate(schema, "--partitioned", "--status");
+    expect(mixed.stderr).toMatch(/--partitioned only goes with a plain docket migrate/);
+  });
+
   test("--status and --down together are refused", async () => {
     const result = await migrate("cli_migrate_refused", "--status", "--down", "1");
     expect(result.code).toBe(2);
