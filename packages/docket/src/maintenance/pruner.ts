@@ -1,5 +1,5 @@
 import type { TransactionSql } from "postgres";
-import { readLayout } from "../db/partitioned-layout.js";
+import { jobsLayoutOf } from "../db/layout-cache.js";
 import { isLockTimeout } from "../errors.js";
 import { run } from "../sql/executor.js";
 import {
@@ -43,6 +43,10 @@ export class Pruner extends LeaderService<PruneResult> {
   readonly name = "pruner";
   /** The options after parsing, durations in milliseconds. */
   readonly options: Readonly<ParsedPrunerOptions>;
+
+  /** When the partitions were last looked after, and whether that left some for later. */
+  #keptAt = 0;
+  #keepLeft = false;
 
   /** Set while {@link Pruner.fromParsed} constructs: options the queue's schema parsed already. */
   static #parsed: Readonly<ParsedPrunerOptions> | undefined;
@@ -89,8 +93,11 @@ export class Pruner extends LeaderService<PruneResult> {
     const { limit, batchSize } = this.options;
     const byState: Record<PrunableState, number> = { completed: 0, cancelled: 0, discarded: 0 };
     let pending: PrunableState[] = prunableStates.filter((state) => this.maxAgeOf(state) !== false);
-    const partitioned = (await readLayout(target.executor, target.schema)) === "partitioned";
-    const partitions = partitioned ? await this.#keepPartitions(target, pending) : undefined;
+    const partitioned = (await jobsLayoutOf(target.executor, target.schema)) === "partitioned";
+    // Days change once a day: the partitions are looked after once a minute, or at once again
+    // after a run that had to leave some of it for later.
+    const keep = partitioned && (this.#keepLeft || Date.now() - this.#keptAt >= keepIntervalMs);
+    const partitions = keep ? await this.#keepPartitions(target, pending) : undefined;
     let deleted = 0;
     while (pending.length > 0 && deleted < limit) {
       const next: PrunableState[] = [];
@@ -106,7 +113,9 @@ export class Pruner extends LeaderService<PruneResult> {
       }
       pending = next;
     }
-    return partitions ? { deleted, byState, partitions } : { deleted, byState };
+    return partitioned
+      ? { deleted, byState, partitions: partitions ?? { dropped: [], created: [] } }
+      : { deleted, byState };
   }
 
   /** Creates the day partitions ahead and drops the days past retention of `states`. */
@@ -116,6 +125,7 @@ export class Pruner extends LeaderService<PruneResult> {
   ): Promise<{ dropped: string[]; created: string[] }> {
     // Each statement locks a state's table (ACCESS EXCLUSIVE) until its commit, and acks queue
     // behind a lock that waits: a statement that cannot have it at once gives up, for the next run.
+    let left = false;
     const briefly = <R>(body: (tx: TransactionSql) => Promise<R>) =>
       executor
         .begin(async (tx) => {
@@ -125,8 +135,9 @@ export class Pruner extends LeaderService<PruneResult> {
         .then(
           (result) => result as R,
           (error: unknown) => {
-            if (isLockTimeout(error)) return undefined;
-            throw error;
+            if (!isLockTimeout(error)) throw error;
+            left = true;
+            return undefined;
           },
         );
     const created: string[] = [];
@@ -144,6 +155,8 @@ export class Pruner extends LeaderService<PruneResult> {
         dropped.push(name);
       }
     }
+    this.#keptAt = Date.now();
+    this.#keepLeft = left;
     return { dropped, created };
   }
 
@@ -159,6 +172,9 @@ function parsePrunerOptions(options: PrunerOptions): Readonly<ParsedPrunerOption
   if (!parsed.success) throw zodToConfigError(parsed.error, "pruner", prunerOptionsSchema);
   return Object.freeze(parsed.data);
 }
+
+/** How often the partitioned layout's day partitions are looked after. */
+const keepIntervalMs = 60_000;
 
 /** How long creating or detaching a day partition waits for its lock before it is left for later. */
 const partitionLockTimeout = "100ms";
