@@ -148,8 +148,11 @@ $$;
 
 -- Creates one day partition; false when it exists already (a concurrent creator) or when the
 -- default partition holds jobs of that day (they stay there, and the pruner's DELETE reaches them).
+-- SECURITY DEFINER (here and below): creating, detaching and dropping partitions takes the owner
+-- of the tables, and a node's role need not own them (docs/security.md); these functions do
+-- only that, on names they build themselves.
 CREATE FUNCTION jobs_create_day_partition(p_state job_state, p_day date) RETURNS boolean
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
   IF p_state NOT IN ('completed', 'discarded', 'cancelled') THEN
     RAISE EXCEPTION 'state % is not a finished state', p_state;
@@ -167,7 +170,7 @@ END $$;
 -- of its own, so that the parent's lock is held for the detach only (1.4 ms), not for the unlink
 -- of the files (60 ms for 750,000 jobs), which happens at commit (docs/scaling.md).
 CREATE FUNCTION jobs_detach_day_partitions(p_state job_state, p_before timestamptz) RETURNS SETOF text
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
   v_part record;
 BEGIN
@@ -186,6 +189,24 @@ BEGIN
     EXECUTE format('ALTER TABLE %I DETACH PARTITION %s', 'jobs_' || p_state, v_part.rel);
     RETURN NEXT v_part.name;
   END LOOP;
+END $$;
+
+-- Drops a day partition that jobs_detach_day_partitions detached: only a table of this schema
+-- named like one and attached to nothing.
+CREATE FUNCTION jobs_drop_detached_partition(p_name text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+  v_rel regclass;
+BEGIN
+  IF p_name !~ '^jobs_(completed|discarded|cancelled)_[0-9]{8}$' THEN
+    RAISE EXCEPTION 'not a day partition of jobs: %', p_name;
+  END IF;
+  v_rel := to_regclass(format('%I', p_name));
+  IF v_rel IS NULL OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = v_rel) THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('DROP TABLE %s', v_rel);
+  RETURN true;
 END $$;
 
 -- Yesterday to two days ahead; the leader keeps creating ahead (maintenance/partition-keeper.ts).

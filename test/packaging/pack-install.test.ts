@@ -168,6 +168,9 @@ describe("packed packages installed with npm", () => {
       "README.md",
       "LICENSE",
       ...migrations.map((m) => `migrations/${m}`),
+      // The partitioned layout (docs/scaling.md), read at migrate time.
+      "migrations/partitioned/set-aside.sql",
+      "migrations/partitioned/layout.sql",
     ]) {
       expect(docket.entries).toContain(`package/${file}`);
     }

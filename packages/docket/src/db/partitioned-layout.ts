@@ -88,8 +88,22 @@ export async function swapInPartitionedTable(tx: TransactionSql): Promise<number
     FROM (SELECT pg_sequence_last_value(pg_get_serial_sequence('jobs_legacy', 'id')::regclass) AS used) s
     WHERE used IS NOT NULL`;
   const [left] = await tx<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM jobs_legacy) AS any`;
-  if (!left?.any) await tx`DROP TABLE jobs_legacy`;
+  if (!left?.any) await dropLegacy(tx);
   return moved.count;
+}
+
+/**
+ * Drops the emptied `jobs_legacy`, with its identity sequence, and gives the partitioned table's
+ * sequence the plain one's name, `jobs_id_seq` (GRANTs name it, docs/security.md).
+ */
+async function dropLegacy(tx: TransactionSql): Promise<void> {
+  await tx`DROP TABLE jobs_legacy`;
+  const [seq] = await tx<{ name: string }[]>`
+    SELECT c.relname::text AS name FROM pg_class c
+    WHERE c.oid = pg_get_serial_sequence('jobs', 'id')::regclass`;
+  if (seq && seq.name !== "jobs_id_seq") {
+    await tx`ALTER SEQUENCE ${tx(seq.name)} RENAME TO jobs_id_seq`;
+  }
 }
 
 /**
@@ -122,7 +136,7 @@ export async function moveLegacyBatch(tx: TransactionSql, limit: number): Promis
     INSERT INTO jobs OVERRIDING SYSTEM VALUE SELECT * FROM moved`;
   if (moved.count === 0) {
     const [left] = await tx<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM jobs_legacy) AS any`;
-    if (!left?.any) await tx`DROP TABLE jobs_legacy`;
+    if (!left?.any) await dropLegacy(tx);
   }
   return moved.count;
 }

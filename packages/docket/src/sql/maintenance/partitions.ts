@@ -51,5 +51,6 @@ export function detachDayPartitions(schema: string, state: PartitionedState, max
  * files are unlinked at its commit, while no lock of `jobs` is held.
  */
 export function dropDetachedPartition(schema: string, name: string) {
-  return sql`DROP TABLE IF EXISTS ${sql.id(schema, name)}`;
+  return sql<{ dropped: boolean }>`
+    SELECT ${sql.id(schema, "jobs_drop_detached_partition")}(${name}::text) AS dropped`;
 }
