@@ -98,3 +98,9 @@ export interface Job<Args = Record<string, unknown>> {
   /** Set on a unique insert that met an existing job: the job returned is that one. */
   conflict?: boolean;
 }
+
+/**
+ * How a schema stores its jobs: one plain table, or the partitioned layout of
+ * `partitioned: true` (live states in one partition, finished states by day; docs/scaling.md).
+ */
+export type JobsLayout = "plain" | "partitioned";

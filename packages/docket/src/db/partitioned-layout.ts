@@ -2,14 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Sql, TransactionSql } from "postgres";
 import { MigrationError } from "../errors.js";
+import type { JobsLayout } from "../types.js";
 import { checkIdentifier } from "../validation/identifiers.js";
 import { migrationsDir } from "./migrations-dir.js";
 
-/**
- * How a schema stores its jobs: one plain table, or the partitioned layout of
- * `partitioned: true` (live states in one partition, finished states by day; docs/scaling.md).
- */
-export type JobsLayout = "plain" | "partitioned";
+export type { JobsLayout };
 
 /** A file of docket's migrations directory (see {@link migrationsDir}). */
 function migrationFile(relative: string): string {

@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from "kysely";
-import type { JobsLayout } from "../db/partitioned-layout.js";
+import type { JobsLayout } from "../types.js";
 import { type InsertRow, insertChannel, type JobRow } from "./jobs.js";
 
 /**
