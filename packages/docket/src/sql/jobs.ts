@@ -214,10 +214,13 @@ export function fetchJobs(schema: string, queue: string, limit: number, node: st
     -- and are finished now) it hash-joins against a sequential scan of the whole table: 5.5 ms
     -- instead of 0.25 ms per claim on 20,000 finished rows. An array is always probed through
     -- the primary key (sql/claim-plan.test.ts holds it to that).
-    -- The state named, the partitioned layout plans against its live partition alone.
+    -- The live states listed, the partitioned layout plans against its live partition alone.
+    -- All four, not 'available': that would match the partial fetch index's predicate, and the
+    -- plain table's plan would walk every available job instead of probing the ids (10× slower).
     UPDATE ${jobs} AS j
     SET state = 'executing', attempt = j.attempt + 1, attempted_at = now(), attempted_by = ${node}
-    WHERE j.id = ANY(ARRAY(SELECT id FROM next)) AND j.state = 'available'
+    WHERE j.id = ANY(ARRAY(SELECT id FROM next))
+      AND j.state IN ('available', 'scheduled', 'executing', 'retryable')
     RETURNING j.id, j.worker, j.args, j.meta, j.tags, j.errors, j.attempt, j.max_attempts,
       j.priority, j.inserted_at, j.scheduled_at, j.attempted_at`;
 }
@@ -340,7 +343,9 @@ export function stageJobs(schema: string, limit: number) {
     ), staged AS (
       -- An array, not a join: the generic plan stays on the primary key (see fetchJobs).
       UPDATE ${jobs} AS j SET state = 'available'
-      WHERE j.id = ANY(ARRAY(SELECT id FROM due)) AND j.state IN ('scheduled', 'retryable')
+      -- All live states (see fetchJobs): the stage index's own predicate would lead the plan.
+      WHERE j.id = ANY(ARRAY(SELECT id FROM due))
+        AND j.state IN ('available', 'scheduled', 'executing', 'retryable')
       RETURNING j.queue
     )
     SELECT queue, count(*)::integer AS count, pg_notify(${insertChannel(schema)}, queue) AS notified
