@@ -3,7 +3,6 @@ import { join } from "node:path";
 import type { Sql, TransactionSql } from "postgres";
 import { MigrationError } from "../errors.js";
 import type { JobsLayout } from "../types.js";
-import { checkIdentifier } from "../validation/identifiers.js";
 import { migrationsDir } from "./migrations-dir.js";
 
 export type { JobsLayout };
@@ -136,30 +135,4 @@ export async function moveLegacyBatch(tx: TransactionSql, limit: number): Promis
     if (!left?.any) await dropLegacy(tx);
   }
   return moved.count;
-}
-
-/**
- * Applies the partitioned layout to an empty `jobs` in one transaction (tests and new
- * installations; {@link Migrator.partition} is the general path, online for a table with rows).
- *
- * @throws MigrationError when the schema's jobs table holds rows or is partitioned already.
- */
-export async function applyPartitionedLayout(sql: Sql, schema: string): Promise<void> {
-  checkIdentifier(schema, "schema");
-  try {
-    await sql.begin(async (tx) => {
-      await tx`SELECT set_config('search_path', quote_ident(${schema}), true)`;
-      if ((await readLayout(tx, schema)) !== "plain") {
-        throw new MigrationError(`schema "${schema}" has no plain jobs table to partition`);
-      }
-      const [row] = await tx<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM jobs) AS any`;
-      if (row?.any) throw new MigrationError("jobs is not empty: use Migrator.partition()");
-      await swapInPartitionedTable(tx);
-    });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new MigrationError(`partitioned layout failed in schema "${schema}": ${reason}`, {
-      cause: error,
-    });
-  }
 }
