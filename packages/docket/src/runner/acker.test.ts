@@ -166,12 +166,11 @@ describe("Acker", () => {
 
   test("outcomes beyond the batch size go in further batches, one statement each", async () => {
     const ids = await executing(25);
-    /** Per statement, the outcomes it carried (plain completions travel as an array of ids). */
+    /** Per statement, the outcomes it carried (plain completions: a JSON object of attempts). */
     const statements: number[] = [];
     // docket's own statements on the test's client, counted: one call is one round trip.
     const counted = new TextExecutor((text, values) => {
-      const idArrays = values.filter((v) => Array.isArray(v)) as unknown[][];
-      statements.push(idArrays[0]?.length ?? 0);
+      statements.push(Object.keys(JSON.parse(values[0] as string)).length);
       return db.sql.unsafe(text, values as never[], { prepare: true });
     });
     const acker = makeAcker({ executor: counted, batchSize: 10 });

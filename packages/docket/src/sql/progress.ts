@@ -55,13 +55,21 @@ export function storeProgress(schema: string, node: string, batch: ProgressBatch
       SELECT * FROM unnest(${batch.ids}::bigint[], ${batch.attempts}::integer[],
         ${batch.values}::text[], ${batch.payloads}::text[], ${batch.notifyOnly}::integer[])
         AS x(id, attempt, value, payload, notify_only)
+    ), b AS (
+      -- The reports to write as one object keyed by job id, each row finding its own by key: a
+      -- join of the batch with its jobs can be planned as a loop over the whole batch per job
+      -- (see ackJobs in sql/jobs.ts).
+      SELECT coalesce(jsonb_object_agg(x.id::text, jsonb_build_array(x.attempt, x.value::jsonb)),
+        '{}') AS reports
+      FROM x WHERE x.notify_only = 0
     ), stored AS (
       -- An array of ids leads the planner to the primary key (see ackJobs in sql/jobs.ts).
-      UPDATE ${jobs} AS j SET meta = j.meta || jsonb_build_object(${progressKey}::text, x.value::jsonb)
-      FROM x
-      WHERE j.id = ANY(ARRAY(SELECT id FROM x WHERE notify_only = 0)) AND j.id = x.id
-        AND x.notify_only = 0 AND j.state::text = 'executing' AND j.attempt = x.attempt
-        AND j.attempted_by = ${node}
+      UPDATE ${jobs} AS j
+      SET meta = j.meta || jsonb_build_object(${progressKey}::text, b.reports -> j.id::text -> 1)
+      FROM b
+      WHERE j.id = ANY(ARRAY(SELECT id FROM x WHERE notify_only = 0))
+        AND j.state::text = 'executing' AND j.attempted_by = ${node}
+        AND j.attempt = (b.reports -> j.id::text ->> 0)::integer
       RETURNING j.id
     )
     SELECT (SELECT count(*) FROM stored)::integer AS stored, (
