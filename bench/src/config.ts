@@ -1,8 +1,16 @@
 // What a benchmark run does, from environment variables, so that a quick run is one variable away.
 
 /** The systems compared. */
-export const systemNames = ["docket", "graphile-worker", "pg-boss"] as const;
+export const systemNames = ["docket", "docket-partitioned", "graphile-worker", "pg-boss"] as const;
 export type SystemName = (typeof systemNames)[number];
+
+/** docket's two layouts: the plain jobs table, and `partitioned: true` (docs/scaling.md). */
+export type DocketLayout = "docket" | "docket-partitioned";
+
+/** The docket layouts among `systems`, in order. */
+export function docketLayouts(systems: readonly SystemName[]): DocketLayout[] {
+  return systems.filter((s): s is DocketLayout => s === "docket" || s === "docket-partitioned");
+}
 
 /** The scenarios a run can include. */
 export const scenarioNames = [

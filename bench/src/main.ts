@@ -6,7 +6,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, resolve } from "node:path";
-import { type BenchConfig, readConfig, type SystemName } from "./config.js";
+import { type BenchConfig, docketLayouts, readConfig, type SystemName } from "./config.js";
 import { createDatabase, dropDatabase, startBenchServer } from "./postgres-server.js";
 import { buildRows, formatMarkdown, formatTable, type Sample } from "./report.js";
 import { runTrial, startTrial } from "./run-trial.js";
@@ -99,33 +99,35 @@ async function throughputTrials(config: BenchConfig, adminUrl: string, round: nu
 
 /** `BENCH_FINISHED_ROWS` completed jobs in docket's table, then the same throughput trials. */
 async function finishedThroughputTrials(config: BenchConfig, adminUrl: string, round: number) {
-  if (config.finishedRows === 0 || !config.systems.includes("docket")) return;
+  if (config.finishedRows === 0) return;
   const finished = `${config.finishedRows.toLocaleString("en")} finished jobs in the table`;
   for (const concurrency of config.concurrency) {
-    const label = `r${round + 1} throughput c=${concurrency} docket, ${finished}`;
-    await onFreshDatabase(adminUrl, label, async (url) => {
-      const r = await runTrial<ThroughputResult>({
-        kind: "throughput",
-        system: "docket",
-        url,
-        jobs: config.jobs,
-        concurrency,
-        finished: config.finishedRows,
+    for (const system of rotated(docketLayouts(config.systems), round)) {
+      const label = `r${round + 1} throughput c=${concurrency} ${system}, ${finished}`;
+      await onFreshDatabase(adminUrl, label, async (url) => {
+        const r = await runTrial<ThroughputResult>({
+          kind: "throughput",
+          system,
+          url,
+          jobs: config.jobs,
+          concurrency,
+          finished: config.finishedRows,
+        });
+        add(
+          `insertMany ${config.jobs} jobs, jobs/s, ${finished}`,
+          system,
+          round,
+          r.insertJobsPerSec,
+        );
+        add(
+          `processing jobs/s, concurrency ${concurrency}, ${finished}`,
+          system,
+          round,
+          r.processJobsPerSec,
+        );
+        integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
       });
-      add(
-        `insertMany ${config.jobs} jobs, jobs/s, ${finished}`,
-        "docket",
-        round,
-        r.insertJobsPerSec,
-      );
-      add(
-        `processing jobs/s, concurrency ${concurrency}, ${finished}`,
-        "docket",
-        round,
-        r.processJobsPerSec,
-      );
-      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
-    });
+    }
   }
 }
 
@@ -259,22 +261,23 @@ async function latencyTrials(config: BenchConfig, adminUrl: string, round: numbe
       });
     }
   }
-  if (config.finishedRows > 0 && config.systems.includes("docket")) {
-    const finished = `${config.finishedRows.toLocaleString("en")} finished jobs in the table`;
-    const label = `r${round + 1} latency docket, ${finished}`;
+  if (config.finishedRows === 0) return;
+  const finished = `${config.finishedRows.toLocaleString("en")} finished jobs in the table`;
+  for (const system of rotated(docketLayouts(config.systems), round)) {
+    const label = `r${round + 1} latency ${system}, ${finished}`;
     await onFreshDatabase(adminUrl, label, async (url) => {
       const r = await runTrial<LatencyResult>({
         kind: "latency",
-        system: "docket",
+        system,
         url,
         jobs: config.latencyJobs,
         rate: config.latencyRate,
         concurrency: 10,
         finished: config.finishedRows,
       });
-      add(`latency, ${finished}, commit→start p50, ms`, "docket", round, r.p50, true);
-      add(`latency, ${finished}, commit→start p95, ms`, "docket", round, r.p95, true);
-      add(`latency, ${finished}, commit→start p99, ms`, "docket", round, r.p99, true);
+      add(`latency, ${finished}, commit→start p50, ms`, system, round, r.p50, true);
+      add(`latency, ${finished}, commit→start p95, ms`, system, round, r.p95, true);
+      add(`latency, ${finished}, commit→start p99, ms`, system, round, r.p99, true);
       integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
     });
   }
@@ -303,75 +306,78 @@ async function pgbenchTrial(config: BenchConfig, adminUrl: string, round: number
   }
 }
 
+/**
+ * Pruning `BENCH_PRUNE_ROWS` finished jobs while live jobs run, per docket layout: the plain table
+ * deletes them in batches, the partitioned one drops their days. Per layout, one trial with the
+ * pruner and one without (interleaved), on the same seeded content.
+ */
 async function pruningTrials(config: BenchConfig, adminUrl: string, round: number) {
-  if (!config.systems.includes("docket")) return;
-  const order = round % 2 === 0 ? [false, true] : [true, false];
-  const live: Record<string, number> = {};
-  for (const withPruner of order) {
-    const label = `r${round + 1} pruning ${withPruner ? "with" : "without"} pruner`;
-    await onFreshDatabase(adminUrl, label, async (url) => {
-      const r = await runTrial<PruningResult>({
-        kind: "pruning",
-        url,
-        rows: config.pruneRows,
-        liveJobs: config.pruneLiveJobs,
-        withPruner,
-      });
-      live[String(withPruner)] = r.liveJobsPerSec;
-      if (r.sizes) {
-        const mib = (bytes: number) => bytes / 2 ** 20;
-        const s = r.sizes;
-        add("jobs table before pruning, MiB", "docket", round, mib(s.heapBefore), true);
-        add(
-          "jobs table before pruning, MiB with indexes",
-          "docket",
-          round,
-          mib(s.totalBefore),
-          true,
-        );
-        add("jobs table after pruning, MiB", "docket", round, mib(s.heapPruned), true);
-        add(
-          "jobs table after pruning, MiB with indexes",
-          "docket",
-          round,
-          mib(s.totalPruned),
-          true,
-        );
-        add("jobs table after pruning + VACUUM, MiB", "docket", round, mib(s.heapVacuumed), true);
-        add(
-          "jobs table after pruning + VACUUM, MiB with indexes",
-          "docket",
-          round,
-          mib(s.totalVacuumed),
-          true,
-        );
-      }
-      const rows = config.pruneRows.toLocaleString("en-US");
-      if (withPruner && r.prunedRowsPerSec !== null) {
-        add(`pruning ${rows} finished jobs, rows/s`, "docket", round, r.prunedRowsPerSec);
-        if (r.prunerOutlastedLive === false) {
-          notes.push(
-            `${label}: the pruner finished before the live jobs did; raise BENCH_PRUNE_ROWS.`,
-          );
+  const rows = config.pruneRows.toLocaleString("en-US");
+  const seconds: Partial<Record<SystemName, number>> = {};
+  for (const system of rotated(docketLayouts(config.systems), round)) {
+    const partitioned = system === "docket-partitioned";
+    const order = round % 2 === 0 ? [false, true] : [true, false];
+    const live: Record<string, number> = {};
+    for (const withPruner of order) {
+      const label = `r${round + 1} pruning ${system} ${withPruner ? "with" : "without"} pruner`;
+      await onFreshDatabase(adminUrl, label, async (url) => {
+        const r = await runTrial<PruningResult>({
+          kind: "pruning",
+          url,
+          rows: config.pruneRows,
+          liveJobs: config.pruneLiveJobs,
+          withPruner,
+          partitioned,
+        });
+        live[String(withPruner)] = r.liveJobsPerSec;
+        if (r.sizes) addSizes(system, round, r.sizes);
+        if (withPruner && r.pruneMs !== null) {
+          seconds[system] = r.pruneMs / 1000;
+          add(`pruning ${rows} finished jobs, s`, system, round, r.pruneMs / 1000, true);
+          add(`pruning ${rows} finished jobs, rows/s`, system, round, r.prunedRowsPerSec ?? 0);
+          if (r.prunerOutlastedLive === false && !partitioned) {
+            notes.push(
+              `${label}: the pruner finished before the live jobs did; raise BENCH_PRUNE_ROWS.`,
+            );
+          }
         }
-      }
-      add(
-        `live jobs/s ${withPruner ? "while pruning" : "(no pruning)"}`,
-        "docket",
-        round,
-        r.liveJobsPerSec,
-      );
-      integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
-    });
+        const what = withPruner ? "while pruning" : "(no pruning)";
+        add(`live jobs/s ${what}`, system, round, r.liveJobsPerSec);
+        integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
+      });
+    }
+    if (live.true !== undefined && live.false !== undefined) {
+      const percent = (live.true / live.false) * 100;
+      add("live throughput while pruning, % of without", system, round, percent);
+    }
   }
-  if (live.true !== undefined && live.false !== undefined) {
+  const plain = seconds.docket;
+  const dropped = seconds["docket-partitioned"];
+  if (plain !== undefined && dropped !== undefined && dropped > 0) {
     add(
-      "live throughput while pruning, % of without",
-      "docket",
+      "pruning: dropping days, × faster than DELETE",
+      "docket-partitioned",
       round,
-      (live.true / live.false) * 100,
+      plain / dropped,
     );
   }
+}
+
+/** The jobs table's size before pruning, after, and after a VACUUM, in MiB. */
+function addSizes(system: SystemName, round: number, s: NonNullable<PruningResult["sizes"]>) {
+  const mib = (bytes: number) => bytes / 2 ** 20;
+  add("jobs table before pruning, MiB", system, round, mib(s.heapBefore), true);
+  add("jobs table before pruning, MiB with indexes", system, round, mib(s.totalBefore), true);
+  add("jobs table after pruning, MiB", system, round, mib(s.heapPruned), true);
+  add("jobs table after pruning, MiB with indexes", system, round, mib(s.totalPruned), true);
+  add("jobs table after pruning + VACUUM, MiB", system, round, mib(s.heapVacuumed), true);
+  add(
+    "jobs table after pruning + VACUUM, MiB with indexes",
+    system,
+    round,
+    mib(s.totalVacuumed),
+    true,
+  );
 }
 
 async function rescueTrials(config: BenchConfig, adminUrl: string, round: number) {
@@ -501,8 +507,10 @@ async function versions(): Promise<Record<SystemName, string>> {
       return "unknown";
     }
   };
+  const docket = await read("docket");
   return {
-    docket: await read("docket"),
+    docket,
+    "docket-partitioned": docket,
     "graphile-worker": await read("graphile-worker"),
     "pg-boss": await read("pg-boss"),
   };

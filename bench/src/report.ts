@@ -23,7 +23,13 @@ export interface Row {
   ratios: Partial<Record<SystemName | "pgbench", number>>;
 }
 
-const columns: (SystemName | "pgbench")[] = ["docket", "graphile-worker", "pg-boss", "pgbench"];
+const columns: (SystemName | "pgbench")[] = [
+  "docket",
+  "docket-partitioned",
+  "graphile-worker",
+  "pg-boss",
+  "pgbench",
+];
 
 /** Groups samples into rows, in the order metrics first appear. */
 export function buildRows(samples: readonly Sample[], lowerIsBetter: ReadonlySet<string>): Row[] {

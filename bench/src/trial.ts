@@ -36,7 +36,15 @@ export type TrialRequest =
       finished?: number;
     }
   | { kind: "pgbench"; url: string; jobs: number; batch: number; clients: number }
-  | { kind: "pruning"; url: string; rows: number; liveJobs: number; withPruner: boolean }
+  | {
+      kind: "pruning";
+      url: string;
+      rows: number;
+      liveJobs: number;
+      withPruner: boolean;
+      /** The partitioned jobs table: the pruner drops days instead of deleting rows. */
+      partitioned: boolean;
+    }
   | { kind: "rescue-node"; system: SystemName; url: string; role: "victim" | "rescuer" }
   | {
       kind: "flow";

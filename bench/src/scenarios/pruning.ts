@@ -1,6 +1,7 @@
 // Pruning a large backlog of finished jobs while live jobs run. The same database content is
 // prepared twice (one database per trial): once the live jobs run alone, once the pruner runs
 // flat out (runOnce back to back) at the same time. The live throughput of the two is compared.
+// On the partitioned layout the backlog sits in day partitions, which the pruner drops.
 
 import postgres, { type Sql } from "postgres";
 import { loadDocket } from "../systems/docket.js";
@@ -13,8 +14,10 @@ export interface PruningResult {
   withPruner: boolean;
   /** Live jobs per second, first start to last durable completion. */
   liveJobsPerSec: number;
-  /** Rows deleted per second over the pruner's whole run (null without the pruner). */
+  /** Rows removed per second over the pruner's whole run (null without the pruner). */
   prunedRowsPerSec: number | null;
+  /** The pruner's whole run, until no old job was left (null without the pruner). */
+  pruneMs: number | null;
   pruned: number;
   /** Whether the pruner was still running when the last live job completed. */
   prunerOutlastedLive: boolean | null;
@@ -35,15 +38,21 @@ export interface PruningResult {
   duplicates: number;
 }
 
-/** Bytes of the jobs table's heap, and with its indexes and TOAST. */
+/** Bytes of the jobs table's heap, and with its indexes and TOAST (all partitions, if any). */
 async function jobsSize(sql: Sql): Promise<{ heap: number; total: number }> {
   const [row] = await sql<{ heap: string; total: string }[]>`
-    SELECT pg_relation_size('docket.jobs') AS heap, pg_total_relation_size('docket.jobs') AS total`;
+    SELECT coalesce(sum(pg_relation_size(t.relid)), 0) AS heap,
+      coalesce(sum(pg_total_relation_size(t.relid)), 0) AS total
+    FROM (
+      SELECT relid FROM pg_partition_tree('docket.jobs') WHERE isleaf
+      UNION ALL -- the plain table is no partition tree
+      SELECT 'docket.jobs'::regclass WHERE NOT EXISTS (SELECT FROM pg_partition_tree('docket.jobs'))
+    ) AS t`;
   return { heap: Number(row?.heap ?? 0), total: Number(row?.total ?? 0) };
 }
 
-/** One pruning run against the database; returns the rows it deleted. */
-type PruneOnce = (sql: Sql) => Promise<number>;
+/** One pruning run against the database: the rows it deleted, the partitions it dropped. */
+type PruneOnce = (sql: Sql) => Promise<{ deleted: number; dropped: number }>;
 
 /**
  * Prunes with docket's own `Pruner` (default options: batches of 1,000, up to 10,000 a run).
@@ -54,13 +63,19 @@ async function docketPruner(): Promise<PruneOnce> {
     | (new (
         options: Record<string, unknown>,
       ) => {
-        runOnce(target: { executor: Sql; schema: string }): Promise<{ deleted: number }>;
+        runOnce(target: {
+          executor: Sql;
+          schema: string;
+        }): Promise<{ deleted: number; partitions?: { dropped: string[] } }>;
       })
     | undefined;
   if (!Pruner) throw new Error("docket does not export Pruner: build the library first");
   const extra = process.env.BENCH_PRUNER_OPTIONS;
   const pruner = new Pruner({ maxAge: "1d", ...(extra ? JSON.parse(extra) : {}) });
-  return async (sql) => (await pruner.runOnce({ executor: sql, schema: "docket" })).deleted;
+  return async (sql) => {
+    const result = await pruner.runOnce({ executor: sql, schema: "docket" });
+    return { deleted: result.deleted, dropped: result.partitions?.dropped.length ?? 0 };
+  };
 }
 
 /** One pruning trial on a fresh database: seeds, then runs the live jobs with or without the pruner. */
@@ -69,20 +84,32 @@ export async function runPruning(params: {
   rows: number;
   liveJobs: number;
   withPruner: boolean;
+  partitioned: boolean;
 }): Promise<PruningResult> {
-  const { url, rows, liveJobs, withPruner } = params;
-  const system = await createSystem("docket", url);
+  const { url, rows, liveJobs, withPruner, partitioned } = params;
+  const system = await createSystem(partitioned ? "docket-partitioned" : "docket", url);
   await system.setup();
   const sql = postgres(url, { max: 2, onnotice: () => {} });
   try {
-    await seedFinished(sql, rows);
+    if (partitioned) {
+      // The days the backlog finished on, as the leader would have created them back then.
+      await sql`
+        SELECT docket.jobs_create_day_partition('completed', d::date)
+        FROM generate_series((now() AT TIME ZONE 'UTC')::date - 4,
+          (now() AT TIME ZONE 'UTC')::date - 1, interval '1 day') AS d`;
+    }
+    // Half three days old, half two: two days to drop on the partitioned layout.
+    await seedFinished(sql, Math.floor(rows / 2), 72);
+    await seedFinished(sql, rows - Math.floor(rows / 2), 48);
+    // A real backlog was rolled up into the per-minute history as it finished; otherwise the
+    // leader's first rollup reads all of it while the trial runs (and holds the days it reads).
+    await sql`UPDATE docket.job_stats_rollup SET rolled_through = date_trunc('minute', now())`;
     await system.insertBulk(0, liveJobs);
     await sql`VACUUM ANALYZE docket.jobs`;
     const before = await jobsSize(sql);
     await checkpoint(url);
 
     const pruneOnce = await docketPruner();
-    let pruned = 0;
     let prunerDone = false;
     let pruning: Promise<number> | undefined;
     const ledger = new Ledger();
@@ -94,12 +121,20 @@ export async function runPruning(params: {
 
     await system.startWorkers({ concurrency: 10, onJob: (i) => ledger.record(i) });
     if (withPruner) {
+      const oldLeft = async () => {
+        const [row] = await sql<{ left: boolean }[]>`
+          SELECT EXISTS (SELECT 1 FROM docket.jobs WHERE state = 'completed'
+            AND completed_at < now() - interval '1 day') AS left`;
+        return row?.left ?? false;
+      };
       pruning = (async () => {
         const begin = performance.now();
         for (;;) {
-          const deleted = await pruneOnce(sql);
-          pruned += deleted;
-          if (deleted === 0) break;
+          const { deleted, dropped } = await pruneOnce(sql);
+          if (deleted > 0 || dropped > 0) continue;
+          // A drop that timed out on its lock is tried again by the next run.
+          if (!(await oldLeft())) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
         }
         prunerDone = true;
         return performance.now() - begin;
@@ -109,7 +144,7 @@ export async function runPruning(params: {
     const doneAt = await pollUntil(liveDone, 60_000);
     const outlasted = withPruner ? !prunerDone : null;
     const liveMs = doneAt - ledger.firstAt;
-    const pruneMs = pruning ? await pruning : 0;
+    const pruneMs = pruning ? await pruning : null;
     await new Promise((resolve) => setTimeout(resolve, 200));
     const { lost, duplicates } = ledger.integrity(liveJobs);
     await system.stop();
@@ -138,8 +173,9 @@ export async function runPruning(params: {
     return {
       withPruner,
       liveJobsPerSec: (liveJobs / liveMs) * 1000,
-      prunedRowsPerSec: withPruner ? (pruned / pruneMs) * 1000 : null,
-      pruned,
+      prunedRowsPerSec: pruneMs === null ? null : (rows / pruneMs) * 1000,
+      pruneMs,
+      pruned: withPruner ? rows : 0,
       prunerOutlastedLive: outlasted,
       sizes,
       lost: lost + liveLost,

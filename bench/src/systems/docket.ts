@@ -40,8 +40,14 @@ async function argsSchema(): Promise<{
   return { args: z.object({ i: z.number().int() }) };
 }
 
-/** docket on the database at `url`: its defaults, the queue's limit set per trial. */
-export async function createDocket(url: string): Promise<BenchSystem> {
+/**
+ * docket on the database at `url`: its defaults, the queue's limit set per trial; with
+ * `partitioned`, the partitioned jobs table (system "docket-partitioned").
+ */
+export async function createDocket(
+  url: string,
+  layout: { partitioned?: boolean } = {},
+): Promise<BenchSystem> {
   const { defineWorker, Queue } = await loadDocket();
   let onJob: WorkerSettings["onJob"] = () => {};
   let floorSpan: FloorSpan | undefined;
@@ -53,7 +59,10 @@ export async function createDocket(url: string): Promise<BenchSystem> {
       else await onJob(job.args.i);
     },
   });
-  const extraOptions = jsonEnv("BENCH_DOCKET_OPTIONS");
+  const extraOptions = {
+    ...jsonEnv("BENCH_DOCKET_OPTIONS"),
+    ...(layout.partitioned ? { partitioned: true } : {}),
+  };
   const extraQueue = jsonEnv("BENCH_DOCKET_QUEUE");
   let inserter: InstanceType<typeof Queue> | undefined;
   let worker: InstanceType<typeof Queue> | undefined;
@@ -64,7 +73,7 @@ export async function createDocket(url: string): Promise<BenchSystem> {
     new Queue({ connection: url, queues, workers: [noop], ...extraOptions } as never);
 
   return {
-    name: "docket",
+    name: layout.partitioned ? "docket-partitioned" : "docket",
     settings: { queueOptions: extraQueue, options: extraOptions },
     async setup() {
       inserter = newQueue({});

@@ -6,6 +6,8 @@ export async function createSystem(name: SystemName, url: string): Promise<Bench
   switch (name) {
     case "docket":
       return await (await import("./docket.js")).createDocket(url);
+    case "docket-partitioned":
+      return await (await import("./docket.js")).createDocket(url, { partitioned: true });
     case "graphile-worker":
       return (await import("./graphile-worker.js")).createGraphileWorker(url);
     case "pg-boss":
