@@ -117,6 +117,22 @@ describe("generic plans after a burst", () => {
     expect(update["Actual Rows"]).toBe(10);
   });
 
+  test("the prepared claim keeps one generic plan instead of planning each time", async () => {
+    await afterBurst("available");
+    const connection = await db.sql.reserve();
+    try {
+      for (let k = 0; k < 10; k++) await run(connection, fetchJobs("docket", "default", 21, "n"));
+      const [row] = await connection<{ generic: number; custom: number }[]>`
+        SELECT generic_plans::int AS generic, custom_plans::int AS custom
+        FROM pg_prepared_statements
+        WHERE statement LIKE '%WITH next AS%' AND statement NOT LIKE '%pg_prepared_statements%'`;
+      // Five custom plans first (PostgreSQL's rule), then the generic one each time.
+      expect(row).toEqual({ generic: 5, custom: 5 });
+    } finally {
+      connection.release();
+    }
+  });
+
   test("staging probes the primary key, never scans the finished rows", async () => {
     await afterBurst("scheduled");
     const plan = await genericPlan(compile(stageJobs("docket", 1000)));
