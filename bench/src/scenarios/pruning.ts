@@ -101,9 +101,6 @@ export async function runPruning(params: {
     // Half three days old, half two: two days to drop on the partitioned layout.
     await seedFinished(sql, Math.floor(rows / 2), 72);
     await seedFinished(sql, rows - Math.floor(rows / 2), 48);
-    // A real backlog was rolled up into the per-minute history as it finished; otherwise the
-    // leader's first rollup reads all of it while the trial runs (and holds the days it reads).
-    await sql`UPDATE docket.job_stats_rollup SET rolled_through = date_trunc('minute', now())`;
     await system.insertBulk(0, liveJobs);
     await sql`VACUUM ANALYZE docket.jobs`;
     const before = await jobsSize(sql);
