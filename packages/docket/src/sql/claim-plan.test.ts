@@ -4,7 +4,7 @@
 // it never reads the whole table.
 import { beforeEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
-import { Migrator } from "../db/migrator.js";
+import { migrateSchema } from "../../../../test/support/schemas.js";
 import { compile, run } from "./executor.js";
 import { ackJobs, fetchJobs, stageJobs } from "./jobs.js";
 
@@ -148,12 +148,10 @@ describe("the ack on a table never analyzed", () => {
   test.each([
     ["plain", "ack_plain"],
     ["partitioned", "ack_part"],
-  ])(
+  ] as const)(
     "on the %s layout, a batch of 500 is stored in one pass over its jobs",
     async (layout, schema) => {
-      const migrator = new Migrator(db.sql, schema);
-      await migrator.up();
-      if (layout === "partitioned") await migrator.partition();
+      await migrateSchema(db.sql, schema, layout);
       try {
         await db.sql`
         INSERT INTO ${db.sql(schema)}.jobs (queue, worker, args)
