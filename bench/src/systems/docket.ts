@@ -109,8 +109,16 @@ export async function createDocket(
       await worker.start();
     },
     async unfinished() {
+      // One count per partial index (what is not completed), a few ms: `state <> 'completed'` is a
+      // parallel scan of the whole plain table, 100 ms with 1M finished jobs, polled every 2 ms
+      // at the end of a trial (it slowed the plain table's "finished jobs" trials, not the
+      // partitioned one's, which skips its finished partitions).
       const [row] = await admin<{ n: number }[]>`
-        SELECT count(*)::integer AS n FROM docket.jobs WHERE state <> 'completed'`;
+        SELECT ((SELECT count(*) FROM docket.jobs WHERE state = 'available')
+          + (SELECT count(*) FROM docket.jobs WHERE state = 'executing')
+          + (SELECT count(*) FROM docket.jobs WHERE state IN ('scheduled', 'retryable'))
+          + (SELECT count(*) FROM docket.jobs WHERE state = 'discarded')
+          + (SELECT count(*) FROM docket.jobs WHERE state = 'cancelled'))::integer AS n`;
       return row?.n ?? 0;
     },
     async stop() {
