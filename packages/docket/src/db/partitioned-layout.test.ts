@@ -275,3 +275,25 @@ test("the pruner drops whole days past retention, deletes the default's, and nev
   // Days ahead exist: today to two days on, for every finished state.
   expect(await run(db.sql, missingDayPartitions("p_prune", null, 3))).toEqual([]);
 });
+
+test("a day detached by a run whose drop failed is dropped by the next run", async () => {
+  const migrator = await plainSchema("p_leftover");
+  await migrator.partition();
+  const twoDaysAgo = utcDay(-2);
+  await run(db.sql, createDayPartition("p_leftover", "completed", twoDaysAgo));
+  await db.sql`
+    INSERT INTO p_leftover.jobs (queue, worker, state, attempt, completed_at)
+    VALUES ('q', 'w', 'completed', 1, now() - interval '2 days')`;
+  // A run detached the day, then lost its connection before the DROP.
+  const detached = await run(db.sql, detachDayPartitions("p_leftover", "completed", day));
+  const dayTable = `jobs_completed_${twoDaysAgo.replaceAll("-", "")}`;
+  expect(detached.map((d) => d.name)).toEqual([dayTable]);
+  const result = await new Pruner({ maxAge: "1d" }).runOnce({
+    executor: db.sql,
+    schema: "p_leftover",
+  });
+  expect(result.partitions?.dropped).toEqual([dayTable]);
+  const [left] = await db.sql<{ table: string | null }[]>`
+    SELECT to_regclass(${`p_leftover.${dayTable}`})::text AS table`;
+  expect(left?.table).toBeNull();
+});

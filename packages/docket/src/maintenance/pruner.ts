@@ -5,6 +5,7 @@ import { run } from "../sql/executor.js";
 import {
   createDayPartition,
   detachDayPartitions,
+  detachedPartitions,
   dropDetachedPartition,
   missingDayPartitions,
 } from "../sql/maintenance/partitions.js";
@@ -147,6 +148,12 @@ export class Pruner extends LeaderService<PruneResult> {
       if (rows?.[0]?.created) created.push(`jobs_${state}_${day.replaceAll("-", "")}`);
     }
     const dropped: string[] = [];
+    // Days an earlier run detached but could not drop: their jobs are out of the table, their
+    // files are not, until dropped.
+    for (const { name } of await run(executor, detachedPartitions(schema))) {
+      if ((await run(executor, dropDetachedPartition(schema, name)))[0]?.dropped)
+        dropped.push(name);
+    }
     for (const state of states) {
       const maxAge = this.maxAgeOf(state) as number;
       const detached = await briefly((tx) => run(tx, detachDayPartitions(schema, state, maxAge)));

@@ -54,3 +54,16 @@ export function dropDetachedPartition(schema: string, name: string) {
   return sql<{ dropped: boolean }>`
     SELECT ${sql.id(schema, "jobs_drop_detached_partition")}(${name}::text) AS dropped`;
 }
+
+/**
+ * Tables of `schema` named like day partitions that are attached to nothing: days detached by a
+ * run whose DROP then failed (a lost connection, a timeout), for {@link dropDetachedPartition}.
+ */
+export function detachedPartitions(schema: string) {
+  return sql<{ name: string }>`
+    SELECT c.relname AS name
+    FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = ${schema} AND c.relkind = 'r' AND NOT c.relispartition
+      AND c.relname ~ '^jobs_(completed|discarded|cancelled)_[0-9]{8}$'
+    ORDER BY c.relname`;
+}
