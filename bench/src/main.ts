@@ -77,33 +77,32 @@ async function onFreshDatabase(
 }
 
 async function throughputTrials(config: BenchConfig, adminUrl: string, round: number) {
-  for (const concurrency of config.concurrency) {
-    for (const system of rotated(config.systems, round)) {
-      const label = `r${round + 1} throughput c=${concurrency} ${system}`;
-      await onFreshDatabase(adminUrl, label, async (url) => {
-        const r = await runTrial<ThroughputResult>({
-          kind: "throughput",
-          system,
-          url,
-          jobs: config.jobs,
-          concurrency,
-        });
-        add(`insertMany ${config.jobs} jobs, jobs/s`, system, round, r.insertJobsPerSec);
-        add(`processing jobs/s, concurrency ${concurrency}`, system, round, r.processJobsPerSec);
-        integrity.push({ trial: label, lost: r.lost, duplicates: r.duplicates });
-      });
-    }
+  await throughputRound(config, adminUrl, round, config.systems, 0);
+  // `BENCH_FINISHED_ROWS` completed jobs in docket's table first, then the same trials.
+  if (config.finishedRows > 0) {
+    await throughputRound(
+      config,
+      adminUrl,
+      round,
+      docketLayouts(config.systems),
+      config.finishedRows,
+    );
   }
-  await finishedThroughputTrials(config, adminUrl, round);
 }
 
-/** `BENCH_FINISHED_ROWS` completed jobs in docket's table, then the same throughput trials. */
-async function finishedThroughputTrials(config: BenchConfig, adminUrl: string, round: number) {
-  if (config.finishedRows === 0) return;
-  const finished = `${config.finishedRows.toLocaleString("en")} finished jobs in the table`;
+/** One throughput trial per concurrency and system, with `finished` completed jobs seeded. */
+async function throughputRound(
+  config: BenchConfig,
+  adminUrl: string,
+  round: number,
+  systems: readonly SystemName[],
+  finished: number,
+) {
+  const suffix =
+    finished === 0 ? "" : `, ${finished.toLocaleString("en")} finished jobs in the table`;
   for (const concurrency of config.concurrency) {
-    for (const system of rotated(docketLayouts(config.systems), round)) {
-      const label = `r${round + 1} throughput c=${concurrency} ${system}, ${finished}`;
+    for (const system of rotated(systems, round)) {
+      const label = `r${round + 1} throughput c=${concurrency} ${system}${suffix}`;
       await onFreshDatabase(adminUrl, label, async (url) => {
         const r = await runTrial<ThroughputResult>({
           kind: "throughput",
@@ -111,16 +110,11 @@ async function finishedThroughputTrials(config: BenchConfig, adminUrl: string, r
           url,
           jobs: config.jobs,
           concurrency,
-          finished: config.finishedRows,
+          ...(finished === 0 ? {} : { finished }),
         });
+        add(`insertMany ${config.jobs} jobs, jobs/s${suffix}`, system, round, r.insertJobsPerSec);
         add(
-          `insertMany ${config.jobs} jobs, jobs/s, ${finished}`,
-          system,
-          round,
-          r.insertJobsPerSec,
-        );
-        add(
-          `processing jobs/s, concurrency ${concurrency}, ${finished}`,
+          `processing jobs/s, concurrency ${concurrency}${suffix}`,
           system,
           round,
           r.processJobsPerSec,

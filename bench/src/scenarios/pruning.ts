@@ -18,7 +18,6 @@ export interface PruningResult {
   prunedRowsPerSec: number | null;
   /** The pruner's whole run, until no old job was left (null without the pruner). */
   pruneMs: number | null;
-  pruned: number;
   /** Whether the pruner was still running when the last live job completed. */
   prunerOutlastedLive: boolean | null;
   /**
@@ -172,7 +171,6 @@ export async function runPruning(params: {
       liveJobsPerSec: (liveJobs / liveMs) * 1000,
       prunedRowsPerSec: pruneMs === null ? null : (rows / pruneMs) * 1000,
       pruneMs,
-      pruned: withPruner ? rows : 0,
       prunerOutlastedLive: outlasted,
       sizes,
       lost: lost + liveLost,
