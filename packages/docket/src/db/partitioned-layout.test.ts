@@ -4,8 +4,9 @@ import { queueFactory } from "../../../../test/support/queues.js";
 import { cancelJob } from "../admin/admin.js";
 import { defineWorker } from "../index.js";
 import { Pruner } from "../maintenance/pruner.js";
+import { ackJobs } from "../sql/ack.js";
 import { run } from "../sql/executor.js";
-import { ackJobs, fetchJobs } from "../sql/jobs.js";
+import { fetchJobs } from "../sql/jobs.js";
 import {
   createDayPartition,
   detachDayPartitions,

@@ -3,8 +3,8 @@ import { beforeEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
 import { partitionedSuite } from "../../../../test/support/partitioned-suite.js";
 import { ConfigError } from "../errors.js";
+import { type AckRow, ackJobs } from "../sql/ack.js";
 import { compile, run } from "../sql/executor.js";
-import { type AckRow, ackJobs } from "../sql/jobs.js";
 import { rescueJobs } from "../sql/maintenance/prune-rescue.js";
 import { Lifeline } from "./lifeline.js";
 

@@ -2,8 +2,8 @@ import postgres from "postgres";
 import { describe, expect, test } from "vitest";
 import { lockWaiters, useTestDatabase } from "../../../../test/support/database.js";
 import { waitFor } from "../../../../test/support/wait.js";
+import type { AckRow } from "../sql/ack.js";
 import { TextExecutor } from "../sql/executor.js";
-import type { AckRow } from "../sql/jobs.js";
 import type { JobState } from "../types.js";
 import { Acker, type AckerOptions } from "./acker.js";
 

@@ -1,7 +1,7 @@
 import { answerWithin } from "../db/answer-within.js";
 import { isRetryableDatabaseError } from "../errors.js";
+import { type AckRow, ackJobs, type PlainCompletions } from "../sql/ack.js";
 import { type Executor, run } from "../sql/executor.js";
-import { type AckRow, ackJobs, type PlainCompletions } from "../sql/jobs.js";
 import type { JobState } from "../types.js";
 import { type LongTimer, setLongTimeout } from "../validation/long-timer.js";
 import { maxErrorMessageLength, storableLimitedText } from "../validation/storable.js";

@@ -3,7 +3,7 @@ import { useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
 import { waitFor } from "../../../../test/support/wait.js";
 import { cancel, defineWorker, type JobError } from "../index.js";
-import type { AckRow } from "../sql/jobs.js";
+import type { AckRow } from "../sql/ack.js";
 import type { JobState } from "../types.js";
 import { maxErrorMessageLength, maxErrorStackLength } from "../validation/storable.js";
 import { Acker } from "./acker.js";

@@ -5,8 +5,9 @@
 import { beforeEach, describe, expect, test } from "vitest";
 import { useTestDatabase } from "../../../../test/support/database.js";
 import { migrateSchema } from "../../../../test/support/schemas.js";
+import { ackJobs } from "./ack.js";
 import { compile, run } from "./executor.js";
-import { ackJobs, fetchJobs, stageJobs } from "./jobs.js";
+import { fetchJobs, stageJobs } from "./jobs.js";
 
 const db = useTestDatabase();
 const burst = 20_000;

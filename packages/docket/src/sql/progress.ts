@@ -58,12 +58,12 @@ export function storeProgress(schema: string, node: string, batch: ProgressBatch
     ), b AS (
       -- The reports to write as one object keyed by job id, each row finding its own by key: a
       -- join of the batch with its jobs can be planned as a loop over the whole batch per job
-      -- (see ackJobs in sql/jobs.ts).
+      -- (see ackJobs in sql/ack.ts).
       SELECT coalesce(jsonb_object_agg(x.id::text, jsonb_build_array(x.attempt, x.value::jsonb)),
         '{}') AS reports
       FROM x WHERE x.notify_only = 0
     ), stored AS (
-      -- An array of ids leads the planner to the primary key (see ackJobs in sql/jobs.ts).
+      -- An array of ids leads the planner to the primary key (see ackJobs in sql/ack.ts).
       UPDATE ${jobs} AS j
       SET meta = j.meta || jsonb_build_object(${progressKey}::text, b.reports -> j.id::text -> 1)
       FROM b

@@ -1,5 +1,5 @@
 import { JobTimeoutError } from "../errors.js";
-import type { AckRow } from "../sql/jobs.js";
+import type { AckRow } from "../sql/ack.js";
 import type { Job, JobError, JsonValue } from "../types.js";
 import { describeIssues, validateArgs } from "../validation/args-schema.js";
 import { findNonJson } from "../validation/json.js";
