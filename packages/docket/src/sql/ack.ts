@@ -101,29 +101,23 @@ export function ackJobs(schema: string, node: string, plain: PlainCompletions, r
       ) g
     ), released AS (
       -- Dependents of the jobs completed here: one dependency fewer to wait for; the last one
-      -- makes them available. A discarded or cancelled dependency is settled by the trigger of
-      -- migration 0009 (which also covers admin cancels and the lifeline, and whole chains).
-      -- Plain jobs have no dependents: nothing is joined.
-      UPDATE ${jobs} AS d SET
-        waiting_on = d.waiting_on - r.n,
-        state = CASE WHEN d.waiting_on - r.n <= 0 THEN 'available'::${state} ELSE d.state END,
-        scheduled_at = CASE WHEN d.waiting_on - r.n <= 0 THEN now() ELSE d.scheduled_at END
-      FROM (
-        SELECT u.dependent, count(*)::integer AS n
-        FROM acked a CROSS JOIN unnest(a.dependents) AS u(dependent)
-        WHERE a.dependents IS NOT NULL AND a.state = 'completed'
-        GROUP BY u.dependent
-      ) r
-      WHERE d.id = r.dependent AND d.waiting_on > 0 AND d.state = 'scheduled'
-      RETURNING d.queue, d.state
+      -- makes them available (release_dependents, migration 0013, in a snapshot of its own that
+      -- sees a dependent linked while this statement waited for its dependency's lock). A
+      -- discarded or cancelled dependency is settled by the trigger of migration 0009 (which also
+      -- covers admin cancels and the lifeline, and whole chains). Plain jobs have no dependents:
+      -- the function is not called.
+      SELECT ${sql.id(schema, "release_dependents")}(array_agg(u.dependent)) AS n
+      FROM acked a CROSS JOIN unnest(a.dependents) AS u(dependent)
+      WHERE a.dependents IS NOT NULL AND a.state = 'completed'
+      HAVING count(*) > 0
     )
     SELECT string_agg(id::text, ',') AS ids, (
       SELECT count(pg_notify(${insertChannel(schema)}, q.queue))
-      FROM (SELECT queue FROM acked WHERE state = 'available'
-        UNION SELECT queue FROM released WHERE state = 'available') q
+      FROM (SELECT DISTINCT queue FROM acked WHERE state = 'available') q
     ) AS notified, (
       SELECT count(pg_notify(${finishedChannel(schema)}, a.id::text)) FROM acked a
       WHERE a.awaited AND a.state IN ('completed', 'discarded', 'cancelled')
-    ) AS finished, (SELECT count(callback) FROM batched) AS callbacks
+    ) AS finished, (SELECT count(callback) FROM batched) AS callbacks,
+      (SELECT sum(n) FROM released) AS released
     FROM acked`;
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS release_dependents(bigint[]);
