@@ -1,3 +1,4 @@
+import postgres from "postgres";
 import { describe, expect, test } from "vitest";
 import { lockWaiters, useTestDatabase } from "../../../../test/support/database.js";
 import { queueFactory } from "../../../../test/support/queues.js";
@@ -261,4 +262,66 @@ test("a job cancelled while it waits in the prefetch buffer never starts", async
   await waitFor(async () => (await inState(name, "completed")) === 2, { what: "a and c to run" });
   expect(await runner.getJob(b?.id as string)).toMatchObject({ state: "cancelled", errors: [] });
   expect(started).toEqual([a?.id, c?.id]);
+});
+
+describe("claims on an idle queue", () => {
+  test("a job that finishes claims nothing more when its claim was not full: one claim per job", async () => {
+    let claims = 0;
+    // The node's own postgres.js client, with a hook on every statement it sends.
+    const sql = postgres(db.url, {
+      max: 3,
+      onnotice: () => {},
+      debug: (_connection, query) => {
+        if (query.includes("SET state = 'executing', attempt = j.attempt + 1")) claims++;
+      },
+    });
+    try {
+      const worker = defineWorker({ name: "idle.one", queue: "idle", perform: () => {} });
+      // A 60 s poll: only notifications wake the producer during the test.
+      const queue = makeQueue({
+        connection: sql,
+        queues: { idle: 5 },
+        workers: [worker],
+        pollInterval: 60,
+      });
+      await queue.start();
+      await waitFor(() => claims >= 1, { what: "the claim of the start" });
+      const jobs = 10;
+      for (let k = 0; k < jobs; k++) {
+        const job = await queue.insert(worker, {});
+        await waitFor(async () => (await queue.getJob(job.id))?.state === "completed", {
+          what: `job ${k} to complete`,
+        });
+      }
+      await queue.stop();
+      // The start's claim and one per job; a claim after each finished job would double it.
+      expect(claims).toBe(1 + jobs);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  });
+
+  test("a job notified while a scale-down left no free slot starts when one frees, not at the next poll", async () => {
+    const name = "idle.busy";
+    const { worker: slow, started, open } = gated("idle.slow", name);
+    const fast = defineWorker({ name: "idle.fast", queue: name, perform: () => {} });
+    const queue = makeQueue({
+      queues: { [name]: { limit: 2, prefetch: 0 } },
+      workers: [slow, fast],
+      pollInterval: 60,
+    });
+    await queue.start();
+    // Its claim asked for two and got one: not full, so its end would claim nothing more.
+    await queue.insert(slow, {});
+    await waitFor(() => started.length === 1, { what: "the slow job to start" });
+    await queue.scaleQueue(name, 1);
+    await waitFor(() => queue.checkQueue(name)?.limit === 1, { what: "the scale-down" });
+    // Its notification finds no free slot: no claim then, and no poll is due for a minute.
+    const next = await queue.insert(fast, {});
+    await staysAt(() => inState("idle.fast", "available"), 1);
+    open();
+    await waitFor(async () => (await queue.getJob(next.id))?.state === "completed", {
+      what: "the job notified while no slot was free to run once one is",
+    });
+  });
 });

@@ -109,6 +109,13 @@ export class Producer {
   #fetching: Promise<void> | undefined;
   /** A wake came while a fetch was under way: look again once it is back. */
   #wokenMeanwhile = false;
+  /**
+   * Jobs may be waiting that no claim has asked for: the last claim came back full, or a wake
+   * (a notification, a poll) came while there was no room to fetch. A finished job then claims
+   * again; otherwise it does not, and the next job's notification (or the poll) wakes the
+   * producer: an idle queue's claims are one per job, not two, the second finding nothing.
+   */
+  #moreMayWait = true;
   #fillScheduled = false;
   #pollTimer: LongTimer | undefined;
   #reclaimTimer: LongTimer | undefined;
@@ -218,7 +225,11 @@ export class Producer {
       this.#wokenMeanwhile = true;
       return;
     }
-    if (this.#fillScheduled || !this.#wantsJobs()) return;
+    if (this.#fillScheduled) return;
+    if (!this.#wantsJobs()) {
+      this.#moreMayWait = true;
+      return;
+    }
     this.#fillScheduled = true;
     // A microtask, not a later turn of the event loop: jobs that finish without waiting on I/O
     // run one after another in microtasks, and the fetch must go out while they do.
@@ -242,6 +253,8 @@ export class Producer {
     const count = this.#limit + this.#prefetch() - this.#claimed.size;
     this.#fetching = this.#fetch(count).then((full) => {
       this.#fetching = undefined;
+      // A failed claim is tried again when its back-off ends, and finished jobs wake it too.
+      this.#moreMayWait = full || this.#lastFetchError !== null;
       if (full || this.#wokenMeanwhile) {
         this.#wokenMeanwhile = false;
         this.#fill();
@@ -360,7 +373,7 @@ export class Producer {
     this.#store(job, outcome, { queueTimeMs, durationMs });
     // A limited queue counts this job against its limits until its outcome is stored, so it
     // fetches again then too (see #store), in case this fetch finds the limit still taken.
-    this.wake();
+    if (this.#moreMayWait || this.#limited) this.wake();
   }
 
   /** Whether a fetch now would be worth its round trip. */
