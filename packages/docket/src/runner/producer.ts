@@ -1,4 +1,4 @@
-// About 480 lines: one fetch loop (claim sizing, back-off, throttle, slots, hand-back), kept
+// About 490 lines: one fetch loop (claim sizing, back-off, throttle, slots, hand-back), kept
 // whole because its timers and counters are read together on every claim.
 import { answerWithin } from "../db/answer-within.js";
 import { toClaimedJob } from "../db/job-row.js";
@@ -78,8 +78,9 @@ interface Claimed {
 
 /**
  * Fetches and runs the jobs of one queue on one node. It claims as many jobs as it has free
- * slots (plus `prefetch`), when woken by a notification, when a job finishes, and on every poll
- * tick, so that a lost notification only costs one poll interval.
+ * slots (plus `prefetch`), when woken by a notification, when a job finishes while more may be
+ * waiting (the last claim came back full), and on every poll tick, so that a lost notification
+ * only costs one poll interval.
  *
  * Prefetched jobs wait in a local buffer, `executing` and attributed to this node (so the
  * lifeline accounts for them through the node's heartbeat); stop() hands them back unstarted.
