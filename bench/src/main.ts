@@ -10,7 +10,7 @@ import { type BenchConfig, docketLayouts, readConfig, type SystemName } from "./
 import { createDatabase, dropDatabase, startBenchServer } from "./postgres-server.js";
 import { buildRows, formatMarkdown, formatTable, type Sample } from "./report.js";
 import { runTrial, startTrial } from "./run-trial.js";
-import type { FlowResult, FlowVariant } from "./scenarios/flow.js";
+import { type FlowResult, type FlowVariant, flowSlots } from "./scenarios/flow.js";
 import type { LatencyResult } from "./scenarios/latency.js";
 import { findPgbench, type PgbenchResult } from "./scenarios/pgbench.js";
 import type { PruningResult } from "./scenarios/pruning.js";
@@ -131,7 +131,9 @@ async function throughputRound(
  */
 async function flowTrials(config: BenchConfig, adminUrl: string, round: number) {
   const concurrency = config.concurrency[config.concurrency.length - 1] ?? 40;
-  const c = `4 nodes, ${concurrency} in all`;
+  // Each node gets an equal share, rounded up: the global limit is the sum of the shares.
+  const slots = flowSlots(concurrency).total;
+  const c = `4 nodes, ${slots} in all`;
   const trials: { variant: FlowVariant; jobMs: number }[] = [
     ...rotated(["plain", "global"] as const, round).flatMap((variant) =>
       [0, 10, 50].map((jobMs) => ({ variant, jobMs })),
@@ -155,13 +157,13 @@ async function flowTrials(config: BenchConfig, adminUrl: string, round: number) 
         add(`flow: no limits, ${job}, jobs/s (${c})`, "docket", round, r.jobsPerSec ?? 0);
       if (variant === "global") {
         add(
-          `flow: globalLimit ${concurrency}, ${job}, jobs/s (${c})`,
+          `flow: globalLimit ${slots}, ${job}, jobs/s (${c})`,
           "docket",
           round,
           r.jobsPerSec ?? 0,
         );
         add(
-          `flow: globalLimit ${concurrency}, ${job}, most executing`,
+          `flow: globalLimit ${slots}, ${job}, most executing`,
           "docket",
           round,
           r.mostExecuting ?? 0,

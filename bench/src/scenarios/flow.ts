@@ -32,6 +32,12 @@ export interface FlowResult {
 
 const nodes = 4;
 
+/** The slots of each node, and of all four, for `concurrency` handlers in all (rounded up). */
+export function flowSlots(concurrency: number): { local: number; total: number } {
+  const local = Math.max(1, Math.ceil(concurrency / nodes));
+  return { local, total: local * nodes };
+}
+
 export async function runFlow(params: {
   url: string;
   variant: FlowVariant;
@@ -51,12 +57,12 @@ export async function runFlow(params: {
       if (params.jobMs) await new Promise((resolve) => setTimeout(resolve, params.jobMs));
     },
   });
-  const local = Math.max(1, Math.ceil(params.concurrency / nodes));
+  const { local, total } = flowSlots(params.concurrency);
   const limits: Record<string, unknown> = {};
   let jobs = params.jobs;
   let nodeCount = nodes;
   if (params.jobMs) jobs = Math.min(jobs, 2_000);
-  if (variant === "global") limits.globalLimit = local * nodes;
+  if (variant === "global") limits.globalLimit = total;
   if (variant === "rate") {
     limits.rateLimit = { allowed: 200, period: "1s" };
     jobs = 1_200;
