@@ -298,3 +298,20 @@ test("a day detached by a run whose drop failed is dropped by the next run", asy
     SELECT to_regclass(${`p_leftover.${dayTable}`})::text AS table`;
   expect(left?.table).toBeNull();
 });
+
+test("a schema partitioned under a running pruner has its days dropped from the next run", async () => {
+  const migrator = await plainSchema("p_under");
+  const pruner = new Pruner({ maxAge: "1d" });
+  const target = { executor: db.sql, schema: "p_under" };
+  // The first run sees (and the pool remembers) the plain table: it prunes by DELETE.
+  expect((await pruner.runOnce(target)).partitions).toBeUndefined();
+  await migrator.partition();
+  const twoDaysAgo = utcDay(-2);
+  await run(db.sql, createDayPartition("p_under", "completed", twoDaysAgo));
+  await db.sql`
+    INSERT INTO p_under.jobs (queue, worker, state, attempt, completed_at)
+    VALUES ('q', 'w', 'completed', 1, now() - interval '2 days')`;
+  const result = await pruner.runOnce(target);
+  expect(result.partitions?.dropped).toEqual([`jobs_completed_${twoDaysAgo.replaceAll("-", "")}`]);
+  expect(result.deleted).toBe(0);
+});

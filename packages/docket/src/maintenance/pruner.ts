@@ -1,5 +1,5 @@
 import type { TransactionSql } from "postgres";
-import { jobsLayoutOf } from "../db/layout-cache.js";
+import { forgetLayout, jobsLayoutOf } from "../db/layout-cache.js";
 import { isLockTimeout } from "../errors.js";
 import { run } from "../sql/executor.js";
 import {
@@ -94,6 +94,9 @@ export class Pruner extends LeaderService<PruneResult> {
     const { limit, batchSize } = this.options;
     const byState: Record<PrunableState, number> = { completed: 0, cancelled: 0, discarded: 0 };
     let pending: PrunableState[] = prunableStates.filter((state) => this.maxAgeOf(state) !== false);
+    // Read afresh each run: a schema partitioned under a running node (`Migrator.partition()`)
+    // has its days dropped from the next run on, not deleted row by row until a restart.
+    forgetLayout(target.executor, target.schema);
     const partitioned = (await jobsLayoutOf(target.executor, target.schema)) === "partitioned";
     // Days change once a day: the partitions are looked after once a minute, or at once again
     // after a run that had to leave some of it for later.
