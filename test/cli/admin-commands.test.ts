@@ -208,6 +208,18 @@ describe("docket migrate --sql", () => {
       await admin.end();
     }
   });
+
+  test("with partitioned = true it says the partitioned layout is not in the script", async () => {
+    const result = await runCli(["migrate", "--sql"], {
+      env: { ...env(), DOCKET_SCHEMA: "by_hand_partitioned", DOCKET_PARTITIONED: "true" },
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("-- docket migrations for schema by_hand_partitioned:");
+    expect(result.stdout).toContain(
+      "-- partitioned = true: the partitioned layout is not part of this script.",
+    );
+    expect(result.stdout).toContain("run `docket migrate --partitioned`");
+  });
 });
 
 describe("docket dashboard", () => {
