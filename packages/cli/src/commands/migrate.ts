@@ -73,11 +73,12 @@ Examples:
         const migrator = new Migrator(sql, schema);
         if (options.sql) {
           const layout = await migrator.layout();
+          const pending = await migrator.pendingSql();
           // The partitioned layout is an online move in batches, not a script: say it is not here.
           const script =
             partitioned && layout !== "partitioned"
-              ? `${(await migrator.pendingSql()).trimEnd()}\n\n-- partitioned = true: the partitioned layout is not part of this script. Once it is\n-- applied, run \`docket migrate --partitioned\` (an online move, docs/scaling.md).\n`
-              : await migrator.pendingSql();
+              ? `${pending.trimEnd()}\n\n-- partitioned = true: the partitioned layout is not part of this script. Once it is\n-- applied, run \`docket migrate --partitioned\` (an online move, docs/scaling.md).\n`
+              : pending;
           output.result({ schema, layout, sql: script }, () => [script.trimEnd()]);
         } else if (options.status) {
           const migrations = await migrator.status();

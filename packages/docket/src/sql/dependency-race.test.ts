@@ -46,7 +46,7 @@ function insertDependent(executor: postgres.Sql | postgres.TransactionSql, depen
   return run(executor, insertDependentBatch("docket", shared, "[{}]", [dependency], "cancel"));
 }
 
-function complete(executor: postgres.Sql, id: string) {
+function complete(executor: postgres.Sql | postgres.TransactionSql, id: string) {
   return run(executor, ackJobs("docket", "n1", { ids: [id], attempts: [1] }, []));
 }
 
@@ -96,7 +96,7 @@ test("a dependent linked while the ack of its dependency holds the lock sees it 
   const inserterPid = await pidOf(inserter);
   let inserting: Promise<unknown> | undefined;
   await acker.begin(async (tx) => {
-    await run(tx, ackJobs("docket", "n1", { ids: [dependency], attempts: [1] }, []));
+    await complete(tx, dependency);
     inserting = insertDependent(inserter, dependency);
     await waitsForLock(inserterPid, "the insert to wait for the dependency's row lock");
   });
