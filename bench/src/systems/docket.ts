@@ -69,8 +69,8 @@ export async function createDocket(
   let scraper: NodeJS.Timeout | undefined;
   const admin: Sql = postgres(url, { max: 1, onnotice: () => {} });
 
-  const newQueue = (queues: Record<string, unknown>) =>
-    new Queue({ connection: url, queues, workers: [noop], ...extraOptions } as never);
+  const newQueue = (queues: Record<string, unknown>, options: Record<string, unknown> = {}) =>
+    new Queue({ connection: url, queues, workers: [noop], ...extraOptions, ...options } as never);
 
   return {
     name: layout.partitioned ? "docket-partitioned" : "docket",
@@ -88,7 +88,10 @@ export async function createDocket(
     },
     async startWorkers(settings) {
       onJob = settings.onJob;
-      worker = newQueue({ default: { limit: settings.concurrency, ...extraQueue } });
+      worker = newQueue(
+        { default: { limit: settings.concurrency, ...extraQueue } },
+        settings.withoutPruner ? { pruner: false } : {},
+      );
       if (process.env.BENCH_METRICS === "1") {
         // docket/prometheus on the worker, scraped every second as Prometheus would (faster).
         const { Registry } = await import("prom-client");

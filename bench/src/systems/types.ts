@@ -8,6 +8,11 @@ export interface WorkerSettings {
   /** Handlers in flight at most. */
   concurrency: number;
   onJob: OnJob;
+  /**
+   * docket only: the started node's leader does not prune, so that a scenario's own pruner is the
+   * only one (docket's leader prunes at once when it starts).
+   */
+  withoutPruner?: boolean;
 }
 
 /**

@@ -10,7 +10,7 @@ import { fetchJobs } from "../sql/jobs.js";
 import {
   createDayPartition,
   detachDayPartitions,
-  dropDetachedPartition,
+  dropDetachedPartitions,
   missingDayPartitions,
 } from "../sql/maintenance/partitions.js";
 import { Migrator } from "./migrator.js";
@@ -71,10 +71,11 @@ test("partition() swaps an empty table once; claims, acks and pruning by droppin
   expect(await leafOf("p_empty", old)).toBe(`p_empty.${oldDay}`);
 
   // Retention of one day: the day of three days ago goes, today's stays.
-  const detached = await run(db.sql, detachDayPartitions("p_empty", "completed", day));
+  const detached = await run(db.sql, detachDayPartitions("p_empty", { completed: day }));
   expect(detached.map((d) => d.name)).toContain(oldDay);
   expect(detached.map((d) => d.name)).not.toContain(`jobs_completed_${stamp}`);
-  for (const { name } of detached) await run(db.sql, dropDetachedPartition("p_empty", name));
+  const dropped = await run(db.sql, dropDetachedPartitions("p_empty", 16));
+  expect(dropped.map((d) => d.name).sort()).toEqual(detached.map((d) => d.name).sort());
   expect(await leafOf("p_empty", old)).toBeUndefined();
   expect(await leafOf("p_empty", fresh)).toBe(`p_empty.jobs_completed_${stamp}`);
   const [left] = await db.sql<{ n: number }[]>`
@@ -277,6 +278,34 @@ test("the pruner drops whole days past retention, deletes the default's, and nev
   expect(await run(db.sql, missingDayPartitions("p_prune", null, 3))).toEqual([]);
 });
 
+test("one run drops a backlog of days of every state, each state by its own retention", async () => {
+  await (await plainSchema("p_backlog")).partition();
+  // A leader away for weeks: eighteen completed days (more than one drop statement takes), and
+  // a cancelled and a discarded day three days ago; discarded jobs are kept for a week.
+  const days = Array.from({ length: 18 }, (_, k) => utcDay(-2 - k));
+  for (const d of days) await run(db.sql, createDayPartition("p_backlog", "completed", d));
+  await run(db.sql, createDayPartition("p_backlog", "cancelled", utcDay(-3)));
+  await run(db.sql, createDayPartition("p_backlog", "discarded", utcDay(-3)));
+  await db.sql`
+    INSERT INTO p_backlog.jobs (state, queue, worker, attempt, discarded_at)
+    VALUES ('discarded', 'q', 'w', 1, now() - interval '3 days')`;
+  const pruner = new Pruner({ maxAge: "1d", maxAgeByState: { discarded: "7d" } });
+  const result = await pruner.runOnce({ executor: db.sql, schema: "p_backlog" });
+  const stamp = (d: string) => d.replaceAll("-", "");
+  const expected = [
+    ...days.map((d) => `jobs_completed_${stamp(d)}`),
+    `jobs_cancelled_${stamp(utcDay(-3))}`,
+  ];
+  expect(result.partitions?.dropped.sort()).toEqual(expected.sort());
+  const [kept] = await db.sql<{ n: number }[]>`
+    SELECT count(*)::integer AS n FROM p_backlog.jobs WHERE state = 'discarded'`;
+  expect(kept?.n).toBe(1);
+  const [tables] = await db.sql<{ n: number }[]>`
+    SELECT count(*)::integer AS n FROM pg_class
+    WHERE relnamespace = 'p_backlog'::regnamespace AND relname = ANY(${expected}::text[])`;
+  expect(tables?.n).toBe(0);
+});
+
 test("a day detached by a run whose drop failed is dropped by the next run", async () => {
   const migrator = await plainSchema("p_leftover");
   await migrator.partition();
@@ -286,7 +315,7 @@ test("a day detached by a run whose drop failed is dropped by the next run", asy
     INSERT INTO p_leftover.jobs (queue, worker, state, attempt, completed_at)
     VALUES ('q', 'w', 'completed', 1, now() - interval '2 days')`;
   // A run detached the day, then lost its connection before the DROP.
-  const detached = await run(db.sql, detachDayPartitions("p_leftover", "completed", day));
+  const detached = await run(db.sql, detachDayPartitions("p_leftover", { completed: day }));
   const dayTable = `jobs_completed_${twoDaysAgo.replaceAll("-", "")}`;
   expect(detached.map((d) => d.name)).toEqual([dayTable]);
   const result = await new Pruner({ maxAge: "1d" }).runOnce({

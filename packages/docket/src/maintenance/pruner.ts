@@ -5,9 +5,9 @@ import { run } from "../sql/executor.js";
 import {
   createDayPartition,
   detachDayPartitions,
-  detachedPartitions,
-  dropDetachedPartition,
+  dropDetachedPartitions,
   missingDayPartitions,
+  type PartitionedState,
 } from "../sql/maintenance/partitions.js";
 import { type PrunableState, prunableStates, pruneJobs } from "../sql/maintenance/prune-rescue.js";
 import { zodToConfigError } from "../validation/zod-errors.js";
@@ -127,14 +127,17 @@ export class Pruner extends LeaderService<PruneResult> {
     { executor, schema }: MaintenanceTarget,
     states: PrunableState[],
   ): Promise<{ dropped: string[]; created: string[] }> {
-    // Each statement locks a state's table (ACCESS EXCLUSIVE) until its commit, and acks queue
-    // behind a lock that waits: a statement that cannot have it at once gives up, for the next run.
+    // Creating or detaching locks a state's table (ACCESS EXCLUSIVE) until its commit, and acks
+    // queue behind a lock that waits: a transaction that cannot have it at once gives up, for the
+    // next run. The lock timeout and the statement go out together (one round trip).
     let left = false;
     const briefly = <R>(body: (tx: TransactionSql) => Promise<R>) =>
       executor
         .begin(async (tx) => {
-          await tx`SELECT set_config('lock_timeout', ${partitionLockTimeout}, true)`;
-          return body(tx);
+          // execute(): sent now, ahead of the statement (a query is otherwise sent when awaited).
+          const timeout = tx`SELECT set_config('lock_timeout', ${partitionLockTimeout}, true)`;
+          const [, result] = await Promise.all([timeout.execute(), body(tx)]);
+          return result;
         })
         .then(
           (result) => result as R,
@@ -150,20 +153,16 @@ export class Pruner extends LeaderService<PruneResult> {
       const rows = await briefly((tx) => run(tx, createDayPartition(schema, state, day)));
       if (rows?.[0]?.created) created.push(`jobs_${state}_${day.replaceAll("-", "")}`);
     }
+    // Every state's days in one transaction, then every detached day in one statement, which
+    // also drops days an earlier run detached but could not drop.
+    const retention: Partial<Record<PartitionedState, number>> = {};
+    for (const state of states) retention[state] = this.maxAgeOf(state) as number;
+    if (states.length > 0) await briefly((tx) => run(tx, detachDayPartitions(schema, retention)));
     const dropped: string[] = [];
-    // Days an earlier run detached but could not drop: their jobs are out of the table, their
-    // files are not, until dropped.
-    for (const { name } of await run(executor, detachedPartitions(schema))) {
-      if ((await run(executor, dropDetachedPartition(schema, name)))[0]?.dropped)
-        dropped.push(name);
-    }
-    for (const state of states) {
-      const maxAge = this.maxAgeOf(state) as number;
-      const detached = await briefly((tx) => run(tx, detachDayPartitions(schema, state, maxAge)));
-      for (const { name } of detached ?? []) {
-        await run(executor, dropDetachedPartition(schema, name));
-        dropped.push(name);
-      }
+    for (;;) {
+      const rows = await run(executor, dropDetachedPartitions(schema, dropsPerStatement));
+      dropped.push(...rows.map((row) => row.name));
+      if (rows.length < dropsPerStatement) break;
     }
     this.#keptAt = Date.now();
     this.#keepLeft = left;
@@ -185,6 +184,12 @@ function parsePrunerOptions(options: PrunerOptions): Readonly<ParsedPrunerOption
 
 /** How often the partitioned layout's day partitions are looked after. */
 const keepIntervalMs = 60_000;
+
+/**
+ * Day partitions dropped per statement: a backlog of days (a leader down for weeks) is dropped in
+ * several short statements, not one that a `statement_timeout` could undo whole every run.
+ */
+const dropsPerStatement = 16;
 
 /** How long creating or detaching a day partition waits for its lock before it is left for later. */
 const partitionLockTimeout = "100ms";

@@ -36,34 +36,40 @@ export function createDayPartition(schema: string, state: PartitionedState, day:
 }
 
 /**
- * Detaches the day partitions of `state` whose day ended `maxAgeMs` ago or earlier, after removing
- * the unique keys their jobs held; returns their names, for {@link dropDetachedPartition}.
+ * Detaches, for each state given, the day partitions whose day ended its retention (`maxAgeMs`)
+ * ago or earlier, after removing the unique keys their jobs held: one statement for every state,
+ * run in one short transaction. Returns the names detached, for {@link dropDetachedPartitions}.
  */
-export function detachDayPartitions(schema: string, state: PartitionedState, maxAgeMs: number) {
+export function detachDayPartitions(
+  schema: string,
+  retention: Partial<Record<PartitionedState, number>>,
+) {
+  const states = Object.keys(retention) as PartitionedState[];
+  const ages = states.map((state) => retention[state] as number);
   return sql<{ name: string }>`
-    SELECT name FROM ${sql.id(schema, "jobs_detach_day_partitions")}(
-      ${state}::${sql.id(schema, "job_state")},
-      now() - ${maxAgeMs}::double precision * interval '1 millisecond') AS name`;
+    SELECT d.name
+    FROM unnest(${states}::text[], ${ages}::double precision[]) AS s(state, max_age_ms),
+      LATERAL ${sql.id(schema, "jobs_detach_day_partitions")}(
+        s.state::${sql.id(schema, "job_state")},
+        now() - s.max_age_ms * interval '1 millisecond') AS d(name)`;
 }
 
 /**
- * Drops one partition that {@link detachDayPartitions} detached, in a statement of its own: the
- * files are unlinked at its commit, while no lock of `jobs` is held.
+ * Drops up to `limit` tables of `schema` named like day partitions and attached to nothing: the
+ * days {@link detachDayPartitions} just detached, and any an earlier run detached but could not
+ * drop (a lost connection, a timeout). One statement: the files are unlinked at its commit, while
+ * no lock of `jobs` is held. Returns the names dropped.
  */
-export function dropDetachedPartition(schema: string, name: string) {
-  return sql<{ dropped: boolean }>`
-    SELECT ${sql.id(schema, "jobs_drop_detached_partition")}(${name}::text) AS dropped`;
-}
-
-/**
- * Tables of `schema` named like day partitions that are attached to nothing: days detached by a
- * run whose DROP then failed (a lost connection, a timeout), for {@link dropDetachedPartition}.
- */
-export function detachedPartitions(schema: string) {
+export function dropDetachedPartitions(schema: string, limit: number) {
   return sql<{ name: string }>`
-    SELECT c.relname AS name
-    FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE n.nspname = ${schema} AND c.relkind = 'r' AND NOT c.relispartition
-      AND c.relname ~ '^jobs_(completed|discarded|cancelled)_[0-9]{8}$'
-    ORDER BY c.relname`;
+    SELECT d.name
+    FROM (
+      SELECT c.relname::text AS name
+      FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+      WHERE n.nspname = ${schema} AND c.relkind = 'r' AND NOT c.relispartition
+        AND c.relname ~ '^jobs_(completed|discarded|cancelled)_[0-9]{8}$'
+      ORDER BY c.relname
+      LIMIT ${limit}::integer
+    ) AS d
+    WHERE ${sql.id(schema, "jobs_drop_detached_partition")}(d.name)`;
 }
