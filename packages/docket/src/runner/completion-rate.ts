@@ -3,8 +3,13 @@ const autoPrefetchMs = 100;
 /** at most this many jobs per slot of the queue's limit, and never more than autoPrefetchMax. */
 const autoPrefetchPerSlot = 50;
 const autoPrefetchMax = 1000;
-/** The throughput behind "auto" is measured over windows of at least this long. */
+/**
+ * The throughput behind "auto" is measured over windows of this long, or of this many rounds of
+ * the queue's slots when they finish sooner: a burst on an idle queue of fast jobs is measured
+ * within milliseconds, and four rounds are never one batch of slots that all finished together.
+ */
 const rateWindowMs = 100;
+const rateWindowRounds = 4;
 
 /**
  * How fast a queue's jobs complete while there are jobs, and the prefetch that buys: what
@@ -17,16 +22,18 @@ export class CompletionRate {
   #windowCount = 0;
 
   /**
-   * Counts one completion. A window opens at a completion and closes at the first one
-   * `rateWindowMs` later, so idle time between bursts does not count: the rate says how fast
-   * this queue's jobs go when there are jobs, and falls within a window when they get slow.
+   * Counts one completion of a queue of `limit` slots. A window opens at a completion and closes
+   * at the first one `rateWindowMs` later, or once `rateWindowRounds` rounds of slots have
+   * completed, so idle time between bursts does not count: the rate says how fast this queue's
+   * jobs go when there are jobs, and falls within a window when they get slow.
    */
-  count(): void {
+  count(limit: number): void {
     const now = performance.now();
     if (this.#windowCount === 0) this.#windowStart = now;
     this.#windowCount++;
     const elapsed = now - this.#windowStart;
-    if (elapsed < rateWindowMs) return;
+    const rounds = this.#windowCount > rateWindowRounds * limit && elapsed > 0;
+    if (elapsed < rateWindowMs && !rounds) return;
     const rate = ((this.#windowCount - 1) * 1000) / elapsed;
     this.#rate = this.#rate === 0 ? rate : (this.#rate + rate) / 2;
     this.#windowCount = 0;

@@ -370,7 +370,7 @@ export class Producer {
     const durationMs = performance.now() - startedAt;
     if (claimed.abandoned) return;
     this.#claimed.delete(job.id);
-    this.#completions.count();
+    this.#completions.count(this.#limit);
     this.#store(job, outcome, { queueTimeMs, durationMs });
     // A limited queue counts this job against its limits until its outcome is stored, so it
     // fetches again then too (see #store), in case this fetch finds the limit still taken.
