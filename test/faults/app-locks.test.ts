@@ -32,6 +32,10 @@ function setup(lockTimeoutOption: number | false = lockTimeout) {
     node: "locks-node",
     queues: { locks: 5 },
     workers: [work],
+    // The default pool: with the tests' 3 connections, the loops' statements that wait out
+    // lockTimeout hold them all, and the pruner's wait for a connection (0.5 s a statement,
+    // three statements a run) before its own: it then noticed after up to 3.5 s, past CI's 4 s.
+    poolSize: 10,
     lockTimeout: lockTimeoutOption,
     heartbeat: { interval: 0.2, timeout: 5 },
     lifeline: { interval: 0.2, heartbeatCheckInterval: 0.2 },
@@ -61,30 +65,37 @@ test(`LOCK TABLE docket.jobs for ${lockMs / 1000} s: every loop gives up within 
   await holder`BEGIN`;
   await holder`LOCK TABLE docket.jobs IN ACCESS EXCLUSIVE MODE`;
   const lockedAt = Date.now();
+  // A failed assertion lets go of the lock too (finally), or the queue's stop would wait on it.
+  let lockErrorsWhileLocked = 0;
+  let firstMs = 0;
+  let allMs = 0;
   // Wait for the lock errors of the node's loops: each must give up while the lock is held.
   const sources = ["producer:locks", "acker", "stager", "lifeline", "pruner"];
-  const seen = await waitFor(
-    () => {
-      const got = new Set(lockErrors.map((e) => e.source));
-      return sources.every((s) => got.has(s)) && got;
-    },
-    { timeoutMs: lockMs + 10_000, what: `lock timeouts from ${sources.join(", ")}` },
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}; seen: ${JSON.stringify(lockErrors)}`);
-  });
-  const firstMs = Math.min(...lockErrors.map((e) => e.at)) - lockedAt;
-  const allMs = Date.now() - lockedAt;
-  // Every one of them noticed while the lock was still held: each gives up after lockTimeout
-  // (0.5 s) and the lock is held 8 times as long.
-  expect(allMs).toBeLessThan(lockMs);
-  expect([...seen].sort()).toEqual(expect.arrayContaining(sources));
-  // Hold the lock to the end, then let go.
-  await new Promise((resolve) =>
-    setTimeout(resolve, Math.max(0, lockMs - (Date.now() - lockedAt))),
-  );
-  const lockErrorsWhileLocked = lockErrors.length;
-  await holder`COMMIT`;
-  holder.release();
+  try {
+    const seen = await waitFor(
+      () => {
+        const got = new Set(lockErrors.map((e) => e.source));
+        return sources.every((s) => got.has(s)) && got;
+      },
+      { timeoutMs: lockMs + 10_000, what: `lock timeouts from ${sources.join(", ")}` },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; seen: ${JSON.stringify(lockErrors)}`);
+    });
+    firstMs = Math.min(...lockErrors.map((e) => e.at)) - lockedAt;
+    allMs = Date.now() - lockedAt;
+    // Every one of them noticed while the lock was still held: each gives up after lockTimeout
+    // (0.5 s) and the lock is held 8 times as long.
+    expect(allMs).toBeLessThan(lockMs);
+    expect([...seen].sort()).toEqual(expect.arrayContaining(sources));
+    // Hold the lock to the end, then let go.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, lockMs - (Date.now() - lockedAt))),
+    );
+    lockErrorsWhileLocked = lockErrors.length;
+  } finally {
+    await holder`COMMIT`;
+    holder.release();
+  }
   const releasedAt = Date.now();
 
   // The pruner deletes completed jobs as it goes, so the runs tell what ran.
@@ -117,21 +128,25 @@ test("a transaction holding row locks on executing jobs: their acks give up with
   const holder = await db.sql.reserve();
   const locked = await lockUnfinished(holder);
   const lockedAt = Date.now();
-  expect(locked.length).toBeGreaterThan(0);
-  await waitFor(() => lockErrors.some((e) => e.source === "acker"), {
-    timeoutMs: lockMs + 10_000,
-    what: "the acker to give up on a locked row",
-  });
-  const noticedMs = Date.now() - lockedAt;
-  // An ack gives up after lockTimeout (0.5 s); the lock is held 8 times as long.
-  expect(noticedMs).toBeLessThan(lockMs);
-  // Fetch skips locked rows (SKIP LOCKED) and the lifeline too: neither waits nor fails.
-  expect(lockErrors.filter((e) => e.source !== "acker" && e.source !== "pruner")).toEqual([]);
-  await new Promise((resolve) =>
-    setTimeout(resolve, Math.max(0, lockMs - (Date.now() - lockedAt))),
-  );
-  await holder`COMMIT`;
-  holder.release();
+  let noticedMs = 0;
+  try {
+    expect(locked.length).toBeGreaterThan(0);
+    await waitFor(() => lockErrors.some((e) => e.source === "acker"), {
+      timeoutMs: lockMs + 10_000,
+      what: "the acker to give up on a locked row",
+    });
+    noticedMs = Date.now() - lockedAt;
+    // An ack gives up after lockTimeout (0.5 s); the lock is held 8 times as long.
+    expect(noticedMs).toBeLessThan(lockMs);
+    // Fetch skips locked rows (SKIP LOCKED) and the lifeline too: neither waits nor fails.
+    expect(lockErrors.filter((e) => e.source !== "acker" && e.source !== "pruner")).toEqual([]);
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, lockMs - (Date.now() - lockedAt))),
+    );
+  } finally {
+    await holder`COMMIT`;
+    holder.release();
+  }
   const releasedAt = Date.now();
   await waitFor(
     async () =>
