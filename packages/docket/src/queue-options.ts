@@ -51,7 +51,7 @@ const queueSchema = z.union([
       pollInterval: durationMs({ min: 10 }).optional(),
       /**
        * Jobs claimed ahead of free slots, kept in a local buffer; "auto" sizes the buffer to
-       * about 100 ms of the queue's recent throughput (at most 50 per slot, 1,000 in all).
+       * about 100 ms of the queue's recent throughput (at most 100 per slot, 1,000 in all).
        */
       prefetch: z.union([z.literal("auto"), z.number().int().min(0).max(10_000)]).default("auto"),
       // globalLimit, rateLimit and partition: flow control across nodes (flow/flow-options.ts).

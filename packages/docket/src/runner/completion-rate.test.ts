@@ -15,8 +15,8 @@ test("a burst of fast jobs is measured after four rounds of slots, long before 1
   expect(rate.prefetch(limit)).toBe(0);
   spin(2);
   rate.count(limit);
-  // 40 jobs in about 2 ms: 100 ms of that is far beyond the cap of 50 a slot.
-  expect(rate.prefetch(limit)).toBe(50 * limit);
+  // 40 jobs in about 2 ms: 100 ms of that is far beyond the cap of 100 a slot.
+  expect(rate.prefetch(limit)).toBe(100 * limit);
 });
 
 test("slow jobs are measured over 100 ms, and buy about 100 ms of prefetch", () => {

@@ -1,7 +1,7 @@
 /** `prefetch: "auto"` buffers about this many milliseconds of the queue's recent throughput, */
 const autoPrefetchMs = 100;
 /** at most this many jobs per slot of the queue's limit, and never more than autoPrefetchMax. */
-const autoPrefetchPerSlot = 50;
+const autoPrefetchPerSlot = 100;
 const autoPrefetchMax = 1000;
 /**
  * The throughput behind "auto" is measured over windows of this long, or of this many rounds of

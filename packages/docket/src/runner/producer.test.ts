@@ -95,7 +95,7 @@ describe("claim sizing", () => {
     },
   );
 
-  test('"auto" claims only for free slots at first, then grows with the completion rate up to 50 a slot', async () => {
+  test('"auto" claims only for free slots at first, then grows with the completion rate up to 100 a slot', async () => {
     const name = "sized.auto";
     let gate: Promise<void> | undefined;
     let open: () => void = () => {};
@@ -135,7 +135,7 @@ describe("claim sizing", () => {
     gate = undefined;
     await waitFor(async () => (await completed()) === 10, { what: "the first jobs to run" });
 
-    // Thousands of jobs a second: 100 ms of them is far more than the cap of 50 a slot.
+    // Thousands of jobs a second: 100 ms of them is far more than the cap of 100 a slot.
     const fast = 5_000;
     await queue.insertMany(
       worker,
@@ -152,8 +152,8 @@ describe("claim sizing", () => {
       worker,
       Array.from({ length: 200 }, () => ({})),
     );
-    await reaches(executing, 1 + 50, () => started.length === 1, "1 running and 50 buffered");
-    await staysAt(executing, 51);
+    await reaches(executing, 1 + 100, () => started.length === 1, "1 running and 100 buffered");
+    await staysAt(executing, 101);
     open();
     gate = undefined;
     await waitFor(async () => (await completed()) === 10 + fast + 200, {

@@ -85,7 +85,7 @@ interface Claimed {
  * Prefetched jobs wait in a local buffer, `executing` and attributed to this node (so the
  * lifeline accounts for them through the node's heartbeat); stop() hands them back unstarted.
  * With `prefetch: "auto"` the buffer holds about 100 ms of the queue's recent throughput (at most
- * 50 jobs per slot, 1,000 in all): fast jobs are claimed in large batches, slow ones are not
+ * 100 jobs per slot, 1,000 in all): fast jobs are claimed in large batches, slow ones are not
  * hoarded.
  */
 export class Producer {
