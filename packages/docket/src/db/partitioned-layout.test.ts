@@ -306,17 +306,22 @@ test("one run drops a backlog of days of every state, each state by its own rete
   expect(tables?.n).toBe(0);
 });
 
+/** A completed job finished two days ago, in that day's partition; returns the partition's name. */
+async function jobTwoDaysAgo(schema: string): Promise<string> {
+  const twoDaysAgo = utcDay(-2);
+  await run(db.sql, createDayPartition(schema, "completed", twoDaysAgo));
+  await db.sql`
+    INSERT INTO ${db.sql(schema)}.jobs (queue, worker, state, attempt, completed_at)
+    VALUES ('q', 'w', 'completed', 1, now() - interval '2 days')`;
+  return `jobs_completed_${twoDaysAgo.replaceAll("-", "")}`;
+}
+
 test("a day detached by a run whose drop failed is dropped by the next run", async () => {
   const migrator = await plainSchema("p_leftover");
   await migrator.partition();
-  const twoDaysAgo = utcDay(-2);
-  await run(db.sql, createDayPartition("p_leftover", "completed", twoDaysAgo));
-  await db.sql`
-    INSERT INTO p_leftover.jobs (queue, worker, state, attempt, completed_at)
-    VALUES ('q', 'w', 'completed', 1, now() - interval '2 days')`;
+  const dayTable = await jobTwoDaysAgo("p_leftover");
   // A run detached the day, then lost its connection before the DROP.
   const detached = await run(db.sql, detachDayPartitions("p_leftover", { completed: day }));
-  const dayTable = `jobs_completed_${twoDaysAgo.replaceAll("-", "")}`;
   expect(detached.map((d) => d.name)).toEqual([dayTable]);
   const result = await new Pruner({ maxAge: "1d" }).runOnce({
     executor: db.sql,
@@ -335,12 +340,8 @@ test("a schema partitioned under a running pruner has its days dropped from the 
   // The first run sees (and the pool remembers) the plain table: it prunes by DELETE.
   expect((await pruner.runOnce(target)).partitions).toBeUndefined();
   await migrator.partition();
-  const twoDaysAgo = utcDay(-2);
-  await run(db.sql, createDayPartition("p_under", "completed", twoDaysAgo));
-  await db.sql`
-    INSERT INTO p_under.jobs (queue, worker, state, attempt, completed_at)
-    VALUES ('q', 'w', 'completed', 1, now() - interval '2 days')`;
+  const dayTable = await jobTwoDaysAgo("p_under");
   const result = await pruner.runOnce(target);
-  expect(result.partitions?.dropped).toEqual([`jobs_completed_${twoDaysAgo.replaceAll("-", "")}`]);
+  expect(result.partitions?.dropped).toEqual([dayTable]);
   expect(result.deleted).toBe(0);
 });
